@@ -1,0 +1,1 @@
+"""Spread AutoSys batch work over a VM pool, record completions in Delta Lake, report them."""
