@@ -30,7 +30,7 @@ class Source(enum.StrEnum):
     DAGSTER_RUN = "dagster_run"
 
 
-_TS = pa.timestamp("us", tz="UTC")
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 SCHEMA = pa.schema(
     [
@@ -38,16 +38,16 @@ SCHEMA = pa.schema(
         pa.field("job_name", pa.string(), nullable=False),
         pa.field("file_name", pa.string()),
         pa.field("status", pa.string(), nullable=False),
-        pa.field("executed_at", _TS, nullable=False),
+        pa.field("executed_at", TIMESTAMP, nullable=False),
         pa.field("execution_date", pa.string(), nullable=False),
-        pa.field("logged_at", _TS, nullable=False),
+        pa.field("logged_at", TIMESTAMP, nullable=False),
         pa.field("vm", pa.string()),
         pa.field("source", pa.string(), nullable=False),
         pa.field("autosys_update_flag", pa.string(), nullable=False),
         pa.field("attempts", pa.int32(), nullable=False),
         pa.field("last_error", pa.string()),
-        pa.field("updated_at", _TS),
-        pa.field("next_attempt_at", _TS),
+        pa.field("updated_at", TIMESTAMP),
+        pa.field("next_attempt_at", TIMESTAMP),
     ]
 )
 PARTITION_BY = ["execution_date"]
@@ -113,8 +113,8 @@ def completions_to_arrow(rows: list[Completion], *, logged_at: dt.datetime) -> p
             "autosys_update_flag": [Flag.NO.value] * n,
             "attempts": [0] * n,
             "last_error": pa.nulls(n, pa.string()),
-            "updated_at": pa.nulls(n, _TS),
-            "next_attempt_at": pa.nulls(n, _TS),
+            "updated_at": pa.nulls(n, TIMESTAMP),
+            "next_attempt_at": pa.nulls(n, TIMESTAMP),
         },
         schema=SCHEMA,
     )
