@@ -125,7 +125,7 @@ class JobStatusTable:
             )
             return WriteResult(rows=metrics["num_target_rows_inserted"], version=table.version())
 
-        return self._with_reload(merge)
+        return self.with_reload(merge)
 
     def apply_sync_results(self, updates: pa.Table) -> WriteResult:
         """Write AutoSys outcomes onto their rows in one commit, matched on event id.
@@ -152,7 +152,7 @@ class JobStatusTable:
             )
             return WriteResult(rows=metrics["num_target_rows_updated"], version=table.version())
 
-        return self._with_reload(merge)
+        return self.with_reload(merge)
 
     def pending(self, *, now: dt.datetime, batch_rows: int = 10_000) -> Iterator[pa.Table]:
         """Rows flagged `NO` whose next attempt is due, in chunks of at most `batch_rows`.
@@ -209,12 +209,7 @@ class JobStatusTable:
             if batch.num_rows:
                 yield batch.cast(schema)
 
-    def existing_event_ids(self, execution_dates: list[str]) -> set[str]:
-        """Event ids already recorded on the given execution dates."""
-        ids = self.read(["event_id"], execution_dates=execution_dates).column("event_id")
-        return set(ids.to_pylist())
-
-    def _with_reload(self, operation: Callable[[DeltaTable], T]) -> T:
+    def with_reload(self, operation: Callable[[DeltaTable], T]) -> T:
         """Run a read-then-write operation on a fresh load until it commits."""
         for attempt in range(1, self.max_commit_attempts + 1):
             table = self.load()

@@ -1,0 +1,1 @@
+"""Dagster wiring. Each module exposes `defs`; `jobops_dagster.definitions` merges them."""
