@@ -170,11 +170,13 @@ class JobStatusTable:
         for batch in self._select(where=where):
             chunk.append(batch)
             size += batch.num_rows
-            if size >= batch_rows:
-                yield pa.Table.from_batches(chunk)
-                chunk, size = [], 0
-        if chunk:
-            yield pa.Table.from_batches(chunk)
+            while size >= batch_rows:
+                rows = pa.Table.from_batches(chunk)
+                yield rows.slice(0, batch_rows)
+                rest = rows.slice(batch_rows)
+                chunk, size = rest.to_batches(), rest.num_rows
+        if size:
+            yield pa.Table.from_batches(chunk, schema=SCHEMA)
 
     def read(
         self,
