@@ -1,0 +1,146 @@
+"""Resources for the VM pool: `vm_pool` chooses a VM, `vm_transport` runs commands on it.
+
+`vm_pool_resources_from_env` builds both from environment variables (see docs/vm_pool.md).
+Without `JOBOPS_VMS` or `JOBOPS_VMS_FILE` the pool is this machine alone, not probed, with
+the local transport: the embedded default that needs neither root nor SSH.
+"""
+
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Literal
+
+import dagster as dg
+
+from jobops_dagster.vm_pool.cursor import InstanceLike, store_for_instance
+from jobops_dagster.vm_pool.dispatch import LocalTransport, SSHTransport, Transport
+from jobops_dagster.vm_pool.hosts import VM, load_vms_file, parse_vms
+from jobops_dagster.vm_pool.probes import IcmpMode, IcmpProbe, Probe, ProbeResult, TcpProbe
+from jobops_dagster.vm_pool.selection import Fallback, SelectionPolicy, Selector
+
+EMBEDDED_VMS = "127.0.0.1"
+
+
+def _not_probed(vm: VM) -> ProbeResult:
+    return ProbeResult(host=vm.host, reachable=True, rtt_ms=None, detail="not probed",
+                       method="none")
+
+
+class VMPoolResource(dg.ConfigurableResource):
+    """The pool of VMs that tasks run on, and how each is checked before it gets one."""
+
+    pool_name: str = "default"
+    vms: str = EMBEDDED_VMS
+    vms_file: str | None = None
+    probe: Literal["icmp", "tcp", "none"] = "none"
+    icmp_mode: IcmpMode = "auto"
+    probe_port: int | None = None
+    probe_timeout_s: float = 1.0
+    probe_count: int = 1
+    fail_timeout_s: float = 30.0
+    fallback: Fallback = "fail"
+    retry_wait_s: float = 10.0
+    retry_rounds: int = 3
+    hedge_after_s: float = 0.05
+    lock_dir: str | None = None
+
+    def pool_vms(self) -> tuple[VM, ...]:
+        return load_vms_file(pathlib.Path(self.vms_file)) if self.vms_file else parse_vms(self.vms)
+
+    def probe_fn(self) -> Probe:
+        if self.probe == "icmp":
+            return IcmpProbe(timeout_s=self.probe_timeout_s, count=self.probe_count,
+                             mode=self.icmp_mode)
+        if self.probe == "tcp":
+            return TcpProbe(timeout_s=self.probe_timeout_s, count=self.probe_count,
+                            port=self.probe_port)
+        return _not_probed
+
+    def selector(self, instance: InstanceLike) -> Selector:
+        """A selector whose state lives in `instance`'s key-value store."""
+        return Selector(
+            pool=self.pool_name, vms=self.pool_vms(), probe=self.probe_fn(),
+            store=store_for_instance(instance, pool=self.pool_name, lock_dir=self.lock_dir),
+            policy=SelectionPolicy(
+                fail_timeout_s=self.fail_timeout_s, fallback=self.fallback,
+                retry_wait_s=self.retry_wait_s, retry_rounds=self.retry_rounds,
+                hedge_after_s=self.hedge_after_s,
+            ),
+        )
+
+
+class VMTransportResource(dg.ConfigurableResource):
+    """How commands reach the chosen VM: `ssh`, or `local` to run them on this machine."""
+
+    kind: Literal["local", "ssh"] = "local"
+    ssh_user: str | None = None
+    ssh_key_path: str | None = None
+    known_hosts_path: str | None = None
+    accept_unknown_hosts: bool = False
+    connect_timeout_s: float = 10.0
+
+    def transport(self) -> Transport:
+        if self.kind == "local":
+            return LocalTransport()
+        if not self.ssh_user:
+            raise ValueError(
+                "the ssh transport needs a user name: set ssh_user (JOBOPS_SSH_USER), or use "
+                "kind='local' (JOBOPS_VM_TRANSPORT=local) to run tasks on this machine"
+            )
+        return SSHTransport(
+            user=self.ssh_user,
+            key_path=pathlib.Path(self.ssh_key_path) if self.ssh_key_path else None,
+            known_hosts=pathlib.Path(self.known_hosts_path) if self.known_hosts_path else None,
+            accept_unknown_hosts=self.accept_unknown_hosts,
+            connect_timeout_s=self.connect_timeout_s,
+        )
+
+
+_POOL_ENV = {
+    "JOBOPS_VM_POOL": "pool_name",
+    "JOBOPS_VMS": "vms",
+    "JOBOPS_VMS_FILE": "vms_file",
+    "JOBOPS_VM_PROBE": "probe",
+    "JOBOPS_VM_ICMP_MODE": "icmp_mode",
+    "JOBOPS_VM_PROBE_PORT": "probe_port",
+    "JOBOPS_VM_PROBE_TIMEOUT_S": "probe_timeout_s",
+    "JOBOPS_VM_PROBE_COUNT": "probe_count",
+    "JOBOPS_VM_FAIL_TIMEOUT_S": "fail_timeout_s",
+    "JOBOPS_VM_FALLBACK": "fallback",
+    "JOBOPS_VM_RETRY_WAIT_S": "retry_wait_s",
+    "JOBOPS_VM_RETRY_ROUNDS": "retry_rounds",
+    "JOBOPS_VM_LOCK_DIR": "lock_dir",
+}
+_TRANSPORT_ENV = {
+    "JOBOPS_VM_TRANSPORT": "kind",
+    "JOBOPS_SSH_USER": "ssh_user",
+    "JOBOPS_SSH_KEY": "ssh_key_path",
+    "JOBOPS_SSH_KNOWN_HOSTS": "known_hosts_path",
+    "JOBOPS_SSH_CONNECT_TIMEOUT_S": "connect_timeout_s",
+}
+
+
+def vm_pool_resources_from_env(
+    env: Mapping[str, str] | None = None,
+) -> dict[str, VMPoolResource | VMTransportResource]:
+    """`{"vm_pool": ..., "vm_transport": ...}` configured from `env` (default `os.environ`).
+
+    A configured pool (`JOBOPS_VMS` or `JOBOPS_VMS_FILE`) defaults to TCP probes and SSH;
+    the embedded default is this machine with no probe and the local transport.
+    """
+    env = os.environ if env is None else env
+    configured = bool(env.get("JOBOPS_VMS") or env.get("JOBOPS_VMS_FILE"))
+    pool: dict[str, str] = {"probe": "tcp"} if configured else {}
+    pool |= {field: env[name] for name, field in _POOL_ENV.items() if env.get(name)}
+    transport: dict[str, str] = {"kind": "ssh"} if configured else {}
+    transport |= {field: env[name] for name, field in _TRANSPORT_ENV.items() if env.get(name)}
+    try:
+        return {
+            "vm_pool": VMPoolResource.model_validate(pool),
+            "vm_transport": VMTransportResource.model_validate(transport),
+        }
+    except ValueError as e:
+        raise ValueError(
+            f"the VM pool settings in the environment are not valid: {e}. See docs/vm_pool.md "
+            "for each JOBOPS_VM* variable and its allowed values."
+        ) from e

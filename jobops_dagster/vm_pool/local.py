@@ -1,0 +1,75 @@
+"""Stand-in VMs on this machine: TCP listeners on 127.0.0.x, for the demo and for `make dev`.
+
+Each stand-in is a listening socket on its own loopback address, so a TCP probe sees it as
+up; a stand-in that is "down" gets an address with nothing listening, which refuses at
+once. Neither needs root, and commands then run through the local transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+from jobops_dagster.vm_pool.hosts import VM
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StandInPool:
+    """The stand-in VMs and the `JOBOPS_VMS` value that describes them."""
+
+    vms: tuple[VM, ...]
+    down: tuple[str, ...]
+
+    @property
+    def spec(self) -> str:
+        return ",".join(f"{vm.host}:{vm.ssh_port}*{vm.weight}" for vm in self.vms)
+
+
+def _serve(listener: socket.socket, stop: threading.Event) -> None:
+    listener.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        conn.close()
+
+
+@contextlib.contextmanager
+def stand_in_vms(
+    *, count: int = 3, down: int = 1, port: int = 2222, first_address: int = 11
+) -> Iterator[StandInPool]:
+    """Listen on `127.0.0.<first_address>`... for `count` VMs, leaving the last `down` silent.
+
+    The listeners close when the `with` block ends.
+    """
+    if not 0 <= down <= count or first_address + count > 255:
+        raise ValueError(
+            f"cannot make {count} stand-in VMs with {down} down from 127.0.0.{first_address}: "
+            "need 0 <= down <= count and addresses that stay below 127.0.0.255"
+        )
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+    vms = tuple(VM(host=f"127.0.0.{first_address + i}", ssh_port=port) for i in range(count))
+    try:
+        for vm in vms[: count - down]:
+            listener = socket.create_server((vm.host, port), reuse_port=False)
+            listeners.append(listener)
+            threading.Thread(target=_serve, args=(listener, stop), daemon=True,
+                             name=f"stand-in-{vm.host}").start()
+        pool = StandInPool(vms=vms, down=tuple(vm.host for vm in vms[count - down :]))
+        log.info("Stand-in VMs listening on port %d: %s (down: %s)", port,
+                 ", ".join(vm.host for vm in vms[: count - down]), ", ".join(pool.down) or "none")
+        yield pool
+    finally:
+        stop.set()
+        for listener in listeners:
+            listener.close()
