@@ -1,6 +1,7 @@
 """The `job_status` asset, its checks, and the sensors that feed it completions."""
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -177,7 +178,7 @@ def notification_files_sensor(
     return dg.SensorResult(run_requests=requests, asset_events=events)
 
 
-def _files_in(run_config: dict[str, Any]) -> list[str]:
+def _files_in(run_config: Mapping[str, Any]) -> list[str]:
     config = run_config.get("ops", {}).get(job_status.op.name, {}).get("config", {})
     return config.get("files") or []
 
@@ -209,8 +210,9 @@ def _write_run_notification(
         return dg.SkipReason(f"{run.job_name} is not in JOBOPS_MONITORED_JOBS")
     job_name = run.tags.get(JOB_NAME_TAG, run.job_name)
     record = context.instance.get_run_record_by_id(run.run_id)
-    ended = record.end_time if record and record.end_time else context.dagster_event.timestamp
-    executed_at = dt.datetime.fromtimestamp(ended, dt.UTC)
+    # The run's end time is stored once, so a tick seen twice names the same completion.
+    ended = record.end_time if record and record.end_time else None
+    executed_at = dt.datetime.fromtimestamp(ended, dt.UTC) if ended else dt.datetime.now(dt.UTC)
     completion = Completion(
         event_id=event_id_for(
             source=Source.DAGSTER_RUN,

@@ -16,9 +16,12 @@ class JobStatusTableResource(DeltaTableResource):
     """The `job_status` Delta table; `url` and `storage_options` as in dagster-deltalake."""
 
     def table(self) -> JobStatusTable:
-        options = self.storage_options.str_dict() if self.storage_options else {}
-        if self.client_options:
-            options |= self.client_options.str_dict()
+        # Not str_dict(): it calls pydantic's deprecated dict(), and warnings are errors here.
+        options: dict[str, str] = {}
+        for config in (self.storage_options, self.client_options):
+            if config is not None:
+                values = config.model_dump(exclude_none=True, exclude={"provider"})
+                options |= {key: str(value) for key, value in values.items()}
         return JobStatusTable(self.url, storage_options=options)
 
 

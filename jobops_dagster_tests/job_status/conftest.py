@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_deltalake import LocalConfig
 
 from jobops_dagster.defs.resources import JobStatusTableResource, NotificationFolderResource
 from jobops_dagster.job_status.notifications import NotificationFolder
@@ -33,7 +34,7 @@ def folder(tmp_path: Path) -> NotificationFolder:
 def resources(table_url: str, folder: NotificationFolder) -> dict[str, Any]:
     return {
         "job_status_table": JobStatusTableResource(
-            url=table_url, storage_options={"provider": "local"}
+            url=table_url, storage_options=LocalConfig()
         ),
         "notification_folder": NotificationFolderResource(
             path=str(folder.root), min_age_seconds=0

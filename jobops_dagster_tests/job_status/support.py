@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jobops_dagster.job_status.notifications import NotificationFolder
+from jobops_dagster.job_status.table import JobStatusTable
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TODAY = NOW.date().isoformat()
@@ -40,3 +41,8 @@ def age(path: Path, seconds: float) -> None:
 
 def as_json(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+def flags_by_event(table: JobStatusTable) -> dict[str, str]:
+    rows = table.read(["event_id", "autosys_update_flag"]).to_pylist()
+    return {row["event_id"]: row["autosys_update_flag"] for row in rows}

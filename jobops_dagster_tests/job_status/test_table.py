@@ -18,7 +18,7 @@ from jobops_dagster.job_status.schema import (
     Status,
 )
 from jobops_dagster.job_status.table import JobStatusTable
-from jobops_dagster_tests.job_status.support import NOW
+from jobops_dagster_tests.job_status.support import NOW, flags_by_event
 
 
 def completion(n: int, *, days_ago: int = 0) -> Completion:
@@ -58,7 +58,7 @@ def test_table_first_use_creates_partitioned_table(table: JobStatusTable, table_
 def test_insert_missing_same_rows_twice_keeps_one_row_each(table: JobStatusTable) -> None:
     rows = [completion(n, days_ago=n % 3) for n in range(30)]
     first = table.insert_missing(rows, now=NOW)
-    again = table.insert_missing(rows + [completion(99)], now=NOW)
+    again = table.insert_missing([*rows, completion(99)], now=NOW)
     stored = table.read(["event_id", "autosys_update_flag", "attempts"])
     assert (first.rows, again.rows) == (30, 1)
     assert stored.num_rows == 31
@@ -72,7 +72,7 @@ def test_apply_sync_results_never_reopens_a_yes_row(table: JobStatusTable) -> No
     pending = next(table.pending(now=NOW))
     table.apply_sync_results(outcome(pending.slice(0, 2), Flag.YES))
     written = table.apply_sync_results(outcome(pending, Flag.NO))
-    flags = dict(zip(*table.read(["event_id", "autosys_update_flag"]).to_pydict().values()))
+    flags = flags_by_event(table)
     assert written.rows == 2
     assert sorted(flags.values()) == ["NO", "NO", "YES", "YES"]
 
