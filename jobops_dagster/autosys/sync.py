@@ -30,6 +30,7 @@ from jobops_dagster.autosys.client import (
     build_event,
 )
 from jobops_dagster.autosys.results import Outcome, ResultsBuilder
+from jobops_dagster.job_status.schema import SCHEMA
 from jobops_dagster.job_status.table import WriteResult
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,18 @@ class _Row:
     next_attempt_at: dt.datetime | None
 
 
-def read_pending_work(table: SyncTable, *, batch_rows: int) -> pa.Table:
-    """Every `NO` row's sending columns, ordered by job and then by execution time."""
-    chunks = [chunk.select(_WORK_COLUMNS)
+def pending_columns(table: SyncTable, columns: list[str], *, batch_rows: int) -> pa.Table:
+    """`columns` of every `NO` row, due or not, read chunk by chunk so only they are kept."""
+    chunks = [chunk.select(columns)
               for chunk in table.pending(now=_EVERY_PENDING_ROW, batch_rows=batch_rows)]
     if not chunks:
-        return pa.table({name: [] for name in _WORK_COLUMNS})
-    work = pa.concat_tables(chunks)
+        return pa.schema([SCHEMA.field(name) for name in columns]).empty_table()
+    return pa.concat_tables(chunks)
+
+
+def read_pending_work(table: SyncTable, *, batch_rows: int) -> pa.Table:
+    """Every `NO` row's sending columns, ordered by job and then by execution time."""
+    work = pending_columns(table, _WORK_COLUMNS, batch_rows=batch_rows)
     return work.sort_by([("job_name", "ascending"), ("executed_at", "ascending"),
                          ("event_id", "ascending")])
 
