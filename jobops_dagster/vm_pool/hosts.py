@@ -1,8 +1,8 @@
 """The VMs of a pool: host names, SSH ports and weights, parsed from a string or a JSON file.
 
 The string form is what `JOBOPS_VMS` holds: `host[:sshport][*weight]` items separated by
-commas, for example `10.0.0.4,10.0.0.5:2222*2`. An IPv6 address with a port goes in
-brackets: `[fd00::5]:2222`.
+commas, for example `10.0.0.4,10.0.0.5:2222*2`. An IPv6 address always goes in
+brackets: `[fd00::5]:2222`, `[::1]`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def parse_vms(spec: str) -> tuple[VM, ...]:
         if match is None:
             raise ValueError(
                 f"cannot read VM entry {item!r} in {spec!r}: write host[:sshport][*weight], "
-                "with IPv6 addresses in brackets when a port follows, e.g. [fd00::5]:22*2"
+                "with IPv6 addresses in brackets, e.g. [fd00::5]:22*2"
             )
         host = match["v6"] or match["host"]
         port = int(match["port"]) if match["port"] else DEFAULT_SSH_PORT
