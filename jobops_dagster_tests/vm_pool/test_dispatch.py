@@ -20,7 +20,12 @@ from jobops_dagster.vm_pool.dispatch import (
 from jobops_dagster.vm_pool.hosts import VM
 from jobops_dagster.vm_pool.local import stand_in_vms
 from jobops_dagster.vm_pool.probes import TcpProbe
-from jobops_dagster.vm_pool.selection import NoReachableVMError, Selection, SelectionPolicy, Selector
+from jobops_dagster.vm_pool.selection import (
+    NoReachableVMError,
+    Selection,
+    SelectionPolicy,
+    Selector,
+)
 from jobops_dagster_tests.vm_pool import sshd
 
 

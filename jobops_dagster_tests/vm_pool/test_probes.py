@@ -7,7 +7,6 @@ touching the host's value (the sysctl is per network namespace). They need root.
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -59,7 +58,7 @@ def test_tcp_probe_listening_port_is_reachable(listener: tuple[str, int]) -> Non
 
 
 def test_tcp_probe_closed_port_is_refused_at_once(listener: tuple[str, int]) -> None:
-    host, port = listener
+    _, port = listener
     result = TcpProbe(timeout_s=1, port=port)(VM(host="127.0.0.22"))
     assert not result.reachable
     assert result.detail == f"tcp/{port}: connection refused"
