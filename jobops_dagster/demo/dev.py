@@ -1,0 +1,34 @@
+"""`make dev`: the Dagster UI and daemon on 127.0.0.1, with the local AutoSys emulator and
+stand-in VMs running beside them. Ctrl-C stops all of it."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from jobops_dagster.demo.steps import local_services
+
+PORT = os.environ.get("JOBOPS_DEV_PORT", "3000")
+
+
+def main() -> int:
+    with local_services() as services:
+        print(f"AutoSys emulator: {services.autosys.url}", flush=True)
+        print(f"Stand-in VMs: {services.vms.spec} (down: {', '.join(services.vms.down)})")
+        print(f"Dagster UI: http://127.0.0.1:{PORT}", flush=True)
+        # Its own process group: dagster dev ignores SIGTERM otherwise, and Ctrl-C here must
+        # reach the webserver and the daemon together.
+        dagster = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", PORT,
+             "-w", "workspace.yaml"],
+            start_new_session=True,
+        )
+        try:
+            return dagster.wait()
+        except KeyboardInterrupt:
+            os.killpg(dagster.pid, signal.SIGINT)
+            return dagster.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
