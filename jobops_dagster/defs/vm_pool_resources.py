@@ -42,6 +42,7 @@ class VMPoolResource(dg.ConfigurableResource):
     retry_wait_s: float = 10.0
     retry_rounds: int = 3
     hedge_after_s: float = 0.05
+    probe_deadline_s: float | None = None
     lock_dir: str | None = None
 
     def pool_vms(self) -> tuple[VM, ...]:
@@ -65,6 +66,10 @@ class VMPoolResource(dg.ConfigurableResource):
                 fail_timeout_s=self.fail_timeout_s, fallback=self.fallback,
                 retry_wait_s=self.retry_wait_s, retry_rounds=self.retry_rounds,
                 hedge_after_s=self.hedge_after_s,
+                # Each attempt waits at most the timeout, then 0.2 s before the next; the
+                # margin covers thread start-up and a loaded machine.
+                probe_deadline_s=self.probe_deadline_s
+                or self.probe_count * (self.probe_timeout_s + 0.2) + 0.25,
             ),
         )
 

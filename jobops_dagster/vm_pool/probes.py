@@ -147,13 +147,15 @@ def _icmp_fix(mode: IcmpMode) -> str:
 
 
 def probe_in_order(
-    vms: Sequence[VM], probe: Probe, *, hedge_after_s: float
+    vms: Sequence[VM], probe: Probe, *, hedge_after_s: float, deadline_s: float | None = None
 ) -> tuple[list[ProbeResult], VM | None]:
     """Probe `vms` and return the first reachable one in their order, with the results seen.
 
     The first VM is probed alone for `hedge_after_s`; if it has not answered by then, the rest
     are probed at once, so a round costs about one timeout however many VMs are dead. The
-    winner is still the earliest reachable VM in `vms`, never merely the fastest. Probes
+    winner is still the earliest reachable VM in `vms`, never merely the fastest. A probe that
+    has not returned `deadline_s` after it started counts as failed (icmplib, for one, waits
+    afresh after each unrelated ICMP packet, and name lookups ignore socket timeouts). Probes
     still running when the winner is known are left to finish on their own.
     """
     if not vms:
@@ -162,20 +164,36 @@ def probe_in_order(
         max_workers=len(vms), thread_name_prefix="vm-probe"
     )
     try:
+        started = [time.monotonic()]
         futures = [pool.submit(probe, vms[0])]
         done, _ = concurrent.futures.wait(futures, timeout=hedge_after_s)
-        first_answered = bool(done) and futures[0].result().reachable
-        if not first_answered:
-            futures.extend(pool.submit(probe, vm) for vm in vms[1:])
+        if not (done and futures[0].result().reachable):
+            for vm in vms[1:]:
+                started.append(time.monotonic())
+                futures.append(pool.submit(probe, vm))
         results: list[ProbeResult] = []
         chosen: VM | None = None
-        for vm, future in zip(vms, futures, strict=False):
+        for vm, future, began in zip(vms, futures, started, strict=False):
             if chosen is not None and not future.done():
                 continue
-            result = future.result()
+            result = _result_by(future, vm, began=began, deadline_s=deadline_s)
             results.append(result)
             if chosen is None and result.reachable:
                 chosen = vm
         return results, chosen
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _result_by(
+    future: concurrent.futures.Future[ProbeResult], vm: VM, *, began: float,
+    deadline_s: float | None,
+) -> ProbeResult:
+    if deadline_s is None:
+        return future.result()
+    try:
+        return future.result(timeout=max(0.0, began + deadline_s - time.monotonic()))
+    except TimeoutError:
+        return ProbeResult(host=vm.host, reachable=False, rtt_ms=None,
+                           detail=f"probe still unanswered after its {deadline_s:g}s deadline",
+                           method="deadline")

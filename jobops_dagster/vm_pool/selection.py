@@ -15,6 +15,7 @@ A VM that fails a probe is skipped for `fail_timeout_s` (nginx's `fail_timeout`,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ class SelectionPolicy:
     retry_wait_s: float = 10.0
     retry_rounds: int = 3
     hedge_after_s: float = 0.05
+    probe_deadline_s: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -157,12 +159,15 @@ class Selector:
             order = preference_order(state, candidates)
             warm = [vm for vm in order if state.failed_until.get(vm.host, 0.0) <= now]
             cooling = [vm for vm in order if vm not in warm]
-            hedge = self._policy.hedge_after_s
-            results, chosen = probe_in_order(warm, self._probe, hedge_after_s=hedge)
+            probe_all = functools.partial(
+                probe_in_order, probe=self._probe, hedge_after_s=self._policy.hedge_after_s,
+                deadline_s=self._policy.probe_deadline_s,
+            )
+            results, chosen = probe_all(warm)
             if chosen is None and cooling:
                 log.warning("Every warm VM of pool %s failed; probing the cooling ones: %s",
                             self.pool, ", ".join(vm.host for vm in cooling))
-                more, chosen = probe_in_order(cooling, self._probe, hedge_after_s=hedge)
+                more, chosen = probe_all(cooling)
                 results += more
                 cooling = []
             state = note_results(state, results, now=now,

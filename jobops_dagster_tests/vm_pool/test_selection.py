@@ -187,3 +187,17 @@ def test_select_dead_vms_probed_in_parallel_costs_one_timeout_and_keeps_order(
     elapsed = time.perf_counter() - started
     assert selection.vm.host == "c", "the earlier VM in order wins over the faster one"
     assert elapsed < 0.7, f"two dead VMs of 0.4 s each took {elapsed:.2f}s in all"
+
+
+def test_select_probe_past_its_deadline_counts_as_failed(memory_store: PoolStateStore) -> None:
+    def probe(vm: VM) -> ProbeResult:
+        if vm.host == "a":
+            time.sleep(1.0)
+        return ProbeResult(host=vm.host, reachable=True, rtt_ms=0.1, detail="up", method="sleep")
+
+    selector = Selector(pool="test", vms=parse_vms("a,b"), probe=probe, store=memory_store,
+                        policy=SelectionPolicy(hedge_after_s=0.0, probe_deadline_s=0.2))
+    selection = selector.select()
+    assert selection.vm.host == "b"
+    assert selection.results[0].detail == "probe still unanswered after its 0.2s deadline"
+    assert selection.duration_s < 0.6
