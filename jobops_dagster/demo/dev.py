@@ -23,11 +23,18 @@ def main() -> int:
              "-w", "workspace.yaml"],
             start_new_session=True,
         )
-        try:
-            return dagster.wait()
-        except KeyboardInterrupt:
-            os.killpg(dagster.pid, signal.SIGINT)
-            return dagster.wait()
+        signals = 0
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                print("Stopping Dagster; press Ctrl-C again to kill it now.", flush=True)
+            os.killpg(dagster.pid, signal.SIGINT if signals == 1 else signal.SIGKILL)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        return dagster.wait()
 
 
 if __name__ == "__main__":
