@@ -8,13 +8,12 @@ out (1 s), and compares:
 - the new selector with a cold cool-down (no failure remembered), and with a warm one.
 
 Then, with 5 loopback VMs that all answer, it reports what one selection costs beyond the
-probe itself (the locked read and write of the cursor in a real SQLite-backed instance), and
-the distribution over 10,000 selections. It only ever sends packets to 127.0.0.0/8 and to
-the namespace it created.
+probe itself (the locked read and write of the cursor in a real SQLite-backed instance).
+Last, it reports the distribution of 10,000 selections over 5 stand-in VMs, one of them down.
+It only ever sends packets to 127.0.0.0/8 and to the namespace it created.
 """
 
 import collections
-import os
 import statistics
 import sys
 import tempfile
@@ -26,15 +25,14 @@ import icmplib
 
 from jobops_dagster.vm_pool.cursor import PoolStateStore, store_for_instance
 from jobops_dagster.vm_pool.hosts import VM
-from jobops_dagster.vm_pool.probes import IcmpProbe, ProbeResult
+from jobops_dagster.vm_pool.local import stand_in_vms
+from jobops_dagster.vm_pool.probes import IcmpProbe, ProbeResult, TcpProbe
 from jobops_dagster.vm_pool.selection import SelectionPolicy, Selector
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from jobops_dagster_tests.vm_pool import netns  # noqa: E402
+from jobops_dagster_tests.vm_pool import netns
 
 TIMEOUT_S = 1.0
-OLD_ROUNDS = 4
-COLD_ROUNDS = 4
+OLD_ROUNDS = 5
+COLD_ROUNDS = 5
 WARM_ROUNDS = 20
 OVERHEAD_ROUNDS = 300
 DISTRIBUTION_ROUNDS = 10_000
@@ -69,7 +67,7 @@ def new_selector(vms: Sequence[VM], store: PoolStateStore, probe: Callable[[VM],
                  *, fail_timeout_s: float = 300.0) -> Selector:
     return Selector(pool="bench", vms=vms, probe=probe, store=store,
                     policy=SelectionPolicy(fail_timeout_s=fail_timeout_s,
-                                           probe_deadline_s=TIMEOUT_S + 0.1))
+                                           probe_deadline_s=TIMEOUT_S + 0.05))
 
 
 def forget_failures(store: PoolStateStore) -> None:
@@ -134,16 +132,25 @@ def bench_all_up(instance: dg.DagsterInstance) -> None:
     print(f"  probe itself            : median {statistics.median(probes) * 1000:6.3f} ms")
     print(f"  selection beyond probe  : median {statistics.median(overheads) * 1000:6.3f} ms, "
           f"p95 {p95 * 1000:6.3f} ms (lock, KV read + write, ordering, thread pool)")
-    started = time.perf_counter()
-    counts = collections.Counter(selector.select().vm.host for _ in range(DISTRIBUTION_ROUNDS))
-    elapsed = time.perf_counter() - started
-    fair = DISTRIBUTION_ROUNDS / len(vms)
-    print(f"Distribution over {DISTRIBUTION_ROUNDS:,} selections ({elapsed:.1f}s, equal "
-          "weights):")
-    for vm in vms:
+
+
+def bench_distribution(instance: dg.DagsterInstance) -> None:
+    with stand_in_vms(count=5, down=1, port=2299, first_address=111) as pool:
+        selector = new_selector(pool.vms, store_for_instance(instance, pool="bench-spread"),
+                                TcpProbe(timeout_s=TIMEOUT_S), fail_timeout_s=30.0)
+        started = time.perf_counter()
+        counts = collections.Counter(
+            selector.select().vm.host for _ in range(DISTRIBUTION_ROUNDS)
+        )
+        elapsed = time.perf_counter() - started
+    up = len(pool.vms) - len(pool.down)
+    fair = DISTRIBUTION_ROUNDS / up
+    print(f"Distribution over {DISTRIBUTION_ROUNDS:,} selections ({elapsed:.1f}s): 5 stand-in "
+          f"VMs, equal weights, TCP probes, {pool.down[0]} down (refuses):")
+    for vm in pool.vms:
         n = counts[vm.host]
-        print(f"  {vm.host:<12} {n:6d}  {100 * n / DISTRIBUTION_ROUNDS:5.1f}%  "
-              f"({(n - fair) / fair * 100:+.2f}% from fair)")
+        gap = "down" if vm.host in pool.down else f"{(n - fair) / fair * 100:+.2f}% from fair"
+        print(f"  {vm.host:<12} {n:6d}  {100 * n / DISTRIBUTION_ROUNDS:5.1f}%  ({gap})")
 
 
 def main() -> int:
@@ -154,6 +161,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as root, dg.DagsterInstance.local_temp(root) as instance:
         bench_timeouts(instance)
         bench_all_up(instance)
+        bench_distribution(instance)
     return 0
 
 

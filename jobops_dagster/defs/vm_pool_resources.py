@@ -66,10 +66,10 @@ class VMPoolResource(dg.ConfigurableResource):
                 fail_timeout_s=self.fail_timeout_s, fallback=self.fallback,
                 retry_wait_s=self.retry_wait_s, retry_rounds=self.retry_rounds,
                 hedge_after_s=self.hedge_after_s,
-                # Each attempt waits at most the timeout, then 0.2 s before the next; the
-                # margin covers thread start-up and a loaded machine.
+                # Attempts are 0.2 s apart (IcmpProbe.interval_s); the margin covers thread
+                # start-up on a loaded machine.
                 probe_deadline_s=self.probe_deadline_s
-                or self.probe_count * (self.probe_timeout_s + 0.2) + 0.25,
+                or self.probe_count * self.probe_timeout_s + (self.probe_count - 1) * 0.2 + 0.1,
             ),
         )
 
