@@ -8,7 +8,7 @@ the local transport: the embedded default that needs neither root nor SSH.
 import os
 import pathlib
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypedDict
 
 import dagster as dg
 
@@ -125,9 +125,12 @@ _TRANSPORT_ENV = {
 }
 
 
-def vm_pool_resources_from_env(
-    env: Mapping[str, str] | None = None,
-) -> dict[str, VMPoolResource | VMTransportResource]:
+class VMPoolResources(TypedDict):
+    vm_pool: VMPoolResource
+    vm_transport: VMTransportResource
+
+
+def vm_pool_resources_from_env(env: Mapping[str, str] | None = None) -> VMPoolResources:
     """`{"vm_pool": ..., "vm_transport": ...}` configured from `env` (default `os.environ`).
 
     A configured pool (`JOBOPS_VMS` or `JOBOPS_VMS_FILE`) defaults to TCP probes and SSH;

@@ -42,6 +42,8 @@ class Transport(Protocol):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskResult:
+    """How a task ended: the VM it ran on, its exit code, and `(host, reason)` refusals."""
+
     selection: Selection
     exit_code: int
     refused: tuple[tuple[str, str], ...]
@@ -144,6 +146,7 @@ def run_on_pool(
     `on_selection` hears about every VM chosen, including ones that then refuse a session.
     """
     refused: list[tuple[str, str]] = []
+    # Each refusal removes a host from the candidates, so this ends within len(pool) turns.
     while True:
         try:
             selection = selector.select(exclude=frozenset(host for host, _ in refused))

@@ -30,6 +30,15 @@ class StandInPool:
     def spec(self) -> str:
         return ",".join(f"{vm.host}:{vm.ssh_port}*{vm.weight}" for vm in self.vms)
 
+    def env(self) -> dict[str, str]:
+        """Variables that make `vm_pool_resources_from_env` use these stand-ins, locally."""
+        return {
+            "JOBOPS_VMS": self.spec,
+            "JOBOPS_VM_PROBE": "tcp",
+            "JOBOPS_VM_PROBE_TIMEOUT_S": "0.5",
+            "JOBOPS_VM_TRANSPORT": "local",
+        }
+
 
 def _serve(listener: socket.socket, stop: threading.Event) -> None:
     listener.settimeout(0.2)

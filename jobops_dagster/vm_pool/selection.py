@@ -172,16 +172,18 @@ class Selector:
                 cooling = []
             state = note_results(state, results, now=now,
                                  fail_timeout_s=self._policy.fail_timeout_s)
-            forced = False
-            if chosen is None and self._policy.fallback == "next_anyway":
-                chosen, forced, live = order[0], True, order
+            forced = chosen is None and self._policy.fallback == "next_anyway"
+            if forced:
+                chosen = order[0]
                 log.warning("No VM of pool %s answered; using %s anyway", self.pool, chosen.host)
-            elif chosen is not None:
-                failed = {r.host for r in results if not r.reachable}
-                live = [vm for vm in order if vm not in cooling and vm.host not in failed]
             if chosen is None:
                 txn.save(state)
                 return None, results
+            failed = {r.host for r in results if not r.reachable}
+            # A forced choice moves the round robin on as if every VM had answered.
+            live = order if forced else [
+                vm for vm in order if vm not in cooling and vm.host not in failed
+            ]
             txn.save(commit(state, chosen=chosen, live=live))
         return Selection(
             vm=chosen, cursor=state.seq, results=tuple(results),

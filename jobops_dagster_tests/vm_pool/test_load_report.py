@@ -8,10 +8,9 @@ import dagster as dg
 from dagster_deltalake import LocalConfig
 
 from jobops_dagster import definitions
-from jobops_dagster.defs import vm_pool as vm_pool_defs
 from jobops_dagster.defs.resources import JobStatusTableResource
 from jobops_dagster.defs.vm_pool import vm_load_report, vm_load_within_tolerance
-from jobops_dagster.defs.vm_pool_resources import VMPoolResource, vm_pool_resources_from_env
+from jobops_dagster.defs.vm_pool_resources import VMPoolResource
 from jobops_dagster.job_status.schema import Completion, Source, Status
 from jobops_dagster.job_status.table import JobStatusTable
 from jobops_dagster.vm_pool.hosts import parse_vms
@@ -82,12 +81,8 @@ def test_vm_load_report_uneven_spread_fails_check(tmp_path: pathlib.Path) -> Non
     assert evaluation.metadata["spread_pct"].value > 50
 
 
-def test_vm_pool_defs_resolve_with_job_status_and_env_resources() -> None:
-    defs = dg.Definitions.merge(
-        definitions.defs, vm_pool_defs.defs,
-        dg.Definitions(resources=vm_pool_resources_from_env({})),
-    )
-    dg.Definitions.validate_loadable(defs)
-    assert defs.resolve_job_def("run_task").name == "run_task"
-    deps = defs.resolve_asset_graph().get(vm_load_report.key).parent_keys
+def test_definitions_resolve_run_task_and_report_downstream_of_job_status() -> None:
+    dg.Definitions.validate_loadable(definitions.defs)
+    assert definitions.defs.resolve_job_def("run_task").name == "run_task"
+    deps = definitions.defs.resolve_asset_graph().get(vm_load_report.key).parent_keys
     assert deps == {dg.AssetKey("job_status")}
