@@ -81,7 +81,11 @@ def run_task_on_vm(
             command=config.command, on_selection=on_selection,
             on_line=lambda line: context.log.info("[%s] %s", chosen["host"], line),
         )
-    except (NoReachableVMError, IcmpNotPermittedError) as e:
+    except NoReachableVMError as e:
+        reasons = {r.host: r.detail for r in e.results}
+        raise dg.Failure(description=str(e), metadata={
+            "pool": vm_pool.pool_name, "reasons": dg.MetadataValue.json(reasons)}) from e
+    except IcmpNotPermittedError as e:
         raise dg.Failure(description=str(e), metadata={"pool": vm_pool.pool_name}) from e
     metadata = _selection_metadata(result.selection) | {
         "exit_code": result.exit_code,
