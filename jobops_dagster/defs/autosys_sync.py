@@ -4,8 +4,6 @@ Resources are bound centrally in `definitions.py`: `autosys` (an `AutoSysResourc
 `autosys_resources`) and `job_status_table`.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 import dagster as dg

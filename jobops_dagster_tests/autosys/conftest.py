@@ -32,9 +32,8 @@ def start_emulator() -> Iterator[StartEmulator]:
     started: list[AutoSysEmulator] = []
 
     def start(faults: Faults = NO_FAULTS, **config: object) -> AutoSysEmulator:
-        settings = EmulatorConfig(
-            username=USERNAME, password=PASSWORD, faults=faults, **config  # type: ignore[arg-type]
-        )
+        values: dict[str, object] = {"username": USERNAME, "password": PASSWORD, **config}
+        settings = EmulatorConfig(faults=faults, **values)  # type: ignore[arg-type]
         emulator = AutoSysEmulator(settings).start()
         started.append(emulator)
         return emulator
