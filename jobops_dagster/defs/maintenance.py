@@ -10,7 +10,12 @@ from jobops_dagster.job_status.maintenance import maintain
 
 class MaintenanceConfig(dg.Config):
     retention_hours: int = Field(
-        default=168, description="Vacuum deletes unreferenced files older than this."
+        default=168,
+        ge=1,
+        description=(
+            "Vacuum deletes unreferenced files older than this. At least 1: a sensor's merge "
+            "that is still reading a file compaction just replaced must find it there."
+        ),
     )
 
 

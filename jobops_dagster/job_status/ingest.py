@@ -104,7 +104,11 @@ def record_batch(
         stray = sorted(n.path.name for n in good if n not in mine)
         log.warning("Files not dated %s left for their own runs: %s", execution_date, stray)
     for rejection in bad:
-        folder.reject(rejection)
+        # An archived file stays where it is: the archive is the record of what was sent.
+        if rejection.path.parent == folder.root:
+            folder.reject(rejection)
+        else:
+            log.warning("Archived %s cannot be read: %s", rejection.path, rejection.reason)
     result = table.insert_missing([n.completion for n in mine], now=now)
     archived = _archive_all(folder, mine)
     report = IngestReport(
@@ -129,4 +133,4 @@ def record_batch(
 
 
 def _archive_all(folder: NotificationFolder, notifications: list[Notification]) -> int:
-    return sum(folder.archive(n) is not None for n in notifications if n.path.parent == folder.root)
+    return sum(folder.archive(n) is not None for n in notifications)

@@ -213,3 +213,22 @@ def test_run_status_sensor_turns_task_run_into_one_row(
         "source": "dagster_run",
     }]
     assert len(folder.archived(TODAY)) == 1
+
+
+def test_backfill_leaves_unreadable_archived_file_in_place(
+    instance: dg.DagsterInstance, resources: dict[str, Any], folder: NotificationFolder,
+) -> None:
+    drop(folder, "good.json")
+    for request in tick(instance, resources).run_requests:
+        assert run(request, instance, resources).success
+    damaged = folder.root / "archive" / TODAY / "damaged.json"
+    damaged.write_bytes(b"{")
+
+    backfill = dg.materialize(
+        [job_status], partition_key=TODAY, instance=instance, resources=resources
+    )
+
+    assert metadata(backfill)["files_rejected"] == 1
+    assert metadata(backfill)["rows_appended"] == 0
+    assert damaged.exists()
+    assert not (folder.root / "rejected").exists()

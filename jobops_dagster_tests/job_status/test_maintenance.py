@@ -47,7 +47,9 @@ def test_maintain_during_appends_compacts_checkpoints_and_loses_nothing(
     thread = threading.Thread(target=keep_appending)
     thread.start()
     try:
-        report = maintain(JobStatusTable(table_url, max_commit_attempts=50), retention_hours=0)
+        # An hour of retention, as the job enforces: files replaced a moment ago stay for
+        # the writer that may still be reading them.
+        report = maintain(JobStatusTable(table_url, max_commit_attempts=50), retention_hours=1)
     finally:
         stop.set()
         thread.join()
@@ -57,3 +59,15 @@ def test_maintain_during_appends_compacts_checkpoints_and_loses_nothing(
     assert delta.count() == 100 + sum(appended)
     assert sum(appended) > 0
     assert list((Path(table_url) / "_delta_log").glob("*.checkpoint.parquet"))
+
+
+def test_maintain_vacuum_deletes_files_older_than_retention(
+    table: JobStatusTable, table_url: str
+) -> None:
+    for batch in range(5):
+        table.insert_missing(completions(batch * 5, 5), now=NOW)
+    first = maintain(table, retention_hours=0)
+    assert first.files_removed_by_compaction == 5
+    assert first.files_vacuumed == 5
+    assert len(list(Path(table_url).rglob("*.parquet"))) == 1 + 1  # one data file, one checkpoint
+    assert DeltaTable(table_url).count() == 25
