@@ -10,13 +10,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hmac
-import http.server
-import json
 import logging
 import random
-import socket
 import ssl
-import struct
 import tempfile
 import threading
 import time
@@ -24,13 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jobops_dagster.autosys.client import AutoSysStatus
+from jobops_dagster.autosys.emulator_http import EmulatorServer
 from jobops_dagster.autosys.rest import DEFAULT_EVENT_PATH
 from jobops_dagster.autosys.tls import write_self_signed
 from jobops_dagster.job_status.schema import AUTOSYS_JOB_NAME
 
 log = logging.getLogger(__name__)
 
-STATUS_PATH = "/AEWS/job-status/"
 Response = Literal["accepted", "unknown_job", "bad_request", "unauthorized", "throttled",
                    "server_error", "reset", "timeout"]
 
@@ -94,7 +90,7 @@ class AutoSysEmulator:
         self._statuses: dict[str, str] = {}
         self._workdir = tempfile.TemporaryDirectory(prefix="autosys-emulator-")
         self.ca_bundle: Path | None = None
-        self._server = _Server(("127.0.0.1", port), _Handler, emulator=self)
+        self._server = EmulatorServer(("127.0.0.1", port), emulator=self)
         if config.tls:
             pair = write_self_signed(Path(self._workdir.name))
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -126,6 +122,10 @@ class AutoSysEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
     def set_faults(self, faults: Faults) -> None:
         """Change the faults from now on, e.g. to end an outage in the middle of a test."""
         with self._lock:
@@ -147,7 +147,7 @@ class AutoSysEmulator:
         with self._lock:
             return dict(self._statuses)
 
-    def _draw_fault(self) -> Response | None:
+    def draw_fault(self) -> Response | None:
         with self._lock:
             faults = self._faults
             if self._fail_next > 0:
@@ -165,7 +165,7 @@ class AutoSysEmulator:
             draw -= rate
         return None
 
-    def _authorised(self, header: str | None) -> bool:
+    def authorised(self, header: str | None) -> bool:
         expected = f"{self.config.username}:{self.config.password}".encode()
         given = b""
         if header and header.startswith("Basic "):
@@ -175,7 +175,7 @@ class AutoSysEmulator:
                 given = b""
         return hmac.compare_digest(given, expected)
 
-    def _judge(self, body: dict[str, Any]) -> Response:
+    def judge(self, body: dict[str, Any]) -> Response:
         job = body.get(self.config.job_field)
         status = body.get(self.config.status_field)
         if not isinstance(job, str) or status not in set(AutoSysStatus):
@@ -187,7 +187,7 @@ class AutoSysEmulator:
             return "unknown_job"
         return "accepted"
 
-    def _record(self, body: dict[str, Any], response: Response, *, applied: bool) -> None:
+    def record(self, body: dict[str, Any], response: Response, *, applied: bool) -> None:
         job = body.get(self.config.job_field)
         status = body.get(self.config.status_field)
         with self._lock:
@@ -204,114 +204,6 @@ class AutoSysEmulator:
             )
             if applied and isinstance(job, str) and isinstance(status, str):
                 self._statuses[job] = status
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type, *, emulator: AutoSysEmulator):
-        super().__init__(address, handler)
-        self.emulator = emulator
-        self.ssl_context: ssl.SSLContext | None = None
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        if self.ssl_context is not None:
-            # The handshake runs in the handler's thread, so a slow client stalls no one else.
-            sock = self.ssl_context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
-        return sock, address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("AutoSys emulator connection from %s ended with an error", client_address,
-                  exc_info=True)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Without this, Nagle's algorithm and delayed ACKs add ~40 ms to each keep-alive call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("AutoSys emulator: " + format, *args)
-
-    def _reply(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        emulator = self.server.emulator
-        if not emulator._authorised(self.headers.get("Authorization")):
-            self._reply(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="AEWS"'})
-        elif self.path.startswith(STATUS_PATH):
-            job = self.path[len(STATUS_PATH):]
-            status = emulator.final_statuses().get(job)
-            if status is None:
-                self._reply(404, {"error": f"no status for job {job}"})
-            else:
-                self._reply(200, {emulator.config.job_field: job, "status": status})
-        else:
-            self._reply(404, {"error": f"no such path {self.path}"})
-
-    def do_POST(self) -> None:
-        emulator = self.server.emulator
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if self.path != emulator.config.event_path:
-            self._reply(404, {"error": f"no such path {self.path}"})
-            return
-        faults = emulator._faults
-        if faults.latency_s:
-            time.sleep(faults.latency_s)
-        try:
-            body = json.loads(raw or b"{}")
-            body = body if isinstance(body, dict) else {}
-        except ValueError:
-            body = {}
-        fault = emulator._draw_fault()
-        if fault == "reset":
-            emulator._record(body, "reset", applied=False)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            return
-        if fault in ("server_error", "throttled"):
-            emulator._record(body, fault, applied=False)
-            if fault == "throttled":
-                self._reply(429, {"error": "slow down"},
-                            {"Retry-After": str(faults.retry_after_s)})
-            else:
-                self._reply(503, {"error": "service unavailable"})
-            return
-        if not emulator._authorised(self.headers.get("Authorization")):
-            emulator._record(body, "unauthorized", applied=False)
-            self._reply(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="AEWS"'})
-            return
-        verdict = emulator._judge(body)
-        if verdict != "accepted":
-            emulator._record(body, verdict, applied=False)
-            code = 404 if verdict == "unknown_job" else 400
-            self._reply(code, {"error": f"{verdict}: {body.get(emulator.config.job_field)}"})
-            return
-        emulator._record(body, "timeout" if fault == "timeout" else "accepted", applied=True)
-        if fault == "timeout":
-            time.sleep(faults.stall_s)
-        try:
-            self._reply(201, {"status": "queued"})
-        except OSError:
-            self.close_connection = True
 
 
 if __name__ == "__main__":

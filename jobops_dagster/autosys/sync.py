@@ -15,8 +15,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,23 +28,10 @@ from jobops_dagster.autosys.client import (
     TransientAutoSysError,
     build_event,
 )
+from jobops_dagster.autosys.pending import QueuedRow, SyncTable, job_queues, read_pending_work
 from jobops_dagster.autosys.results import Outcome, ResultsBuilder
-from jobops_dagster.job_status.schema import SCHEMA
-from jobops_dagster.job_status.table import WriteResult
 
 log = logging.getLogger(__name__)
-
-# `pending(now=...)` returns rows due by `now`; the engine needs every NO row, due or not,
-# because a job's later status must wait while an earlier one is still backing off.
-_EVERY_PENDING_ROW = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
-_WORK_COLUMNS = ["event_id", "job_name", "status", "executed_at", "execution_date",
-                 "logged_at", "attempts", "next_attempt_at"]
-
-
-class SyncTable(Protocol):
-    def pending(self, *, now: dt.datetime, batch_rows: int = ...) -> Iterator[pa.Table]: ...
-
-    def apply_sync_results(self, updates: pa.Table) -> WriteResult: ...
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -84,54 +70,6 @@ class SyncReport:
     duration_s: float
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _Row:
-    event_id: str
-    job_name: str
-    status: str
-    execution_date: str
-    attempts: int
-    next_attempt_at: dt.datetime | None
-
-
-def pending_columns(table: SyncTable, columns: list[str], *, batch_rows: int) -> pa.Table:
-    """`columns` of every `NO` row, due or not, read chunk by chunk so only they are kept."""
-    chunks = [chunk.select(columns)
-              for chunk in table.pending(now=_EVERY_PENDING_ROW, batch_rows=batch_rows)]
-    if not chunks:
-        return pa.schema([SCHEMA.field(name) for name in columns]).empty_table()
-    return pa.concat_tables(chunks)
-
-
-def read_pending_work(table: SyncTable, *, batch_rows: int) -> pa.Table:
-    """Every `NO` row's sending columns, ordered by job and then by execution time."""
-    work = pending_columns(table, _WORK_COLUMNS, batch_rows=batch_rows)
-    return work.sort_by([("job_name", "ascending"), ("executed_at", "ascending"),
-                         ("event_id", "ascending")])
-
-
-def _job_queues(work: pa.Table, *, now: dt.datetime) -> Iterator[tuple[list[_Row], int]]:
-    """Per job: the leading rows that are due, and how many of its rows must wait."""
-    names = work.column("job_name").to_pylist()
-    start = 0
-    for end in range(1, len(names) + 1):
-        if end < len(names) and names[end] == names[start]:
-            continue
-        rows = work.slice(start, end - start).to_pylist()
-        queue: list[_Row] = []
-        for row in rows:
-            due_at = row["next_attempt_at"]
-            if due_at is not None and due_at > now:
-                break
-            queue.append(_Row(
-                event_id=row["event_id"], job_name=row["job_name"], status=row["status"],
-                execution_date=row["execution_date"], attempts=row["attempts"],
-                next_attempt_at=due_at,
-            ))
-        yield queue, len(rows) - len(queue)
-        start = end
-
-
 class _Sender:
     """Sends one job's queue in order and stops it at the first failure."""
 
@@ -140,7 +78,7 @@ class _Sender:
         self.clock = clock
         self.stop = threading.Event()
 
-    def send_queue(self, queue: list[_Row]) -> list[Outcome]:
+    def send_queue(self, queue: list[QueuedRow]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for row in queue:
             if self.stop.is_set():
@@ -206,7 +144,7 @@ def run_sync(
     with cf.ThreadPoolExecutor(settings.concurrency, thread_name_prefix="autosys") as pool:
         in_flight: dict[cf.Future[list[Outcome]], int] = {}
         try:
-            for queue, held in _job_queues(work, now=now):
+            for queue, held in job_queues(work, now=now):
                 not_due += held
                 if not queue:
                     continue

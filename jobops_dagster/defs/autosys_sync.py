@@ -16,7 +16,8 @@ from jobops_dagster.autosys.health import (
     permanent_failures,
     staleness,
 )
-from jobops_dagster.autosys.sync import pending_columns, run_sync
+from jobops_dagster.autosys.pending import pending_columns
+from jobops_dagster.autosys.sync import run_sync
 from jobops_dagster.defs.autosys_resources import AutoSysResource
 from jobops_dagster.defs.resources import JobStatusTableResource
 

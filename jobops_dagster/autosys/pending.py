@@ -1,0 +1,73 @@
+"""Reading the rows a sync works on: every `NO` row, ordered per job by execution time."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from typing import Protocol
+
+import pyarrow as pa
+
+from jobops_dagster.job_status.schema import SCHEMA
+from jobops_dagster.job_status.table import WriteResult
+
+# `pending(now=...)` returns rows due by `now`; the engine needs every NO row, due or not,
+# because a job's later status must wait while an earlier one is still backing off.
+_EVERY_PENDING_ROW = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+_WORK_COLUMNS = ["event_id", "job_name", "status", "executed_at", "execution_date",
+                 "logged_at", "attempts", "next_attempt_at"]
+
+
+class SyncTable(Protocol):
+    def pending(self, *, now: dt.datetime, batch_rows: int = ...) -> Iterator[pa.Table]: ...
+
+    def apply_sync_results(self, updates: pa.Table) -> WriteResult: ...
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueuedRow:
+    event_id: str
+    job_name: str
+    status: str
+    execution_date: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+
+
+def pending_columns(table: SyncTable, columns: list[str], *, batch_rows: int) -> pa.Table:
+    """`columns` of every `NO` row, due or not, read chunk by chunk so only they are kept."""
+    chunks = [chunk.select(columns)
+              for chunk in table.pending(now=_EVERY_PENDING_ROW, batch_rows=batch_rows)]
+    if not chunks:
+        return pa.schema([SCHEMA.field(name) for name in columns]).empty_table()
+    return pa.concat_tables(chunks)
+
+
+def read_pending_work(table: SyncTable, *, batch_rows: int) -> pa.Table:
+    """Every `NO` row's sending columns, ordered by job and then by execution time."""
+    work = pending_columns(table, _WORK_COLUMNS, batch_rows=batch_rows)
+    return work.sort_by([("job_name", "ascending"), ("executed_at", "ascending"),
+                         ("event_id", "ascending")])
+
+
+def job_queues(work: pa.Table, *, now: dt.datetime) -> Iterator[tuple[list[QueuedRow], int]]:
+    """Per job: the leading rows that are due, and how many of its rows must wait."""
+    names = work.column("job_name").to_pylist()
+    start = 0
+    for end in range(1, len(names) + 1):
+        if end < len(names) and names[end] == names[start]:
+            continue
+        rows = work.slice(start, end - start).to_pylist()
+        queue: list[QueuedRow] = []
+        for row in rows:
+            due_at = row["next_attempt_at"]
+            if due_at is not None and due_at > now:
+                break
+            queue.append(QueuedRow(
+                event_id=row["event_id"], job_name=row["job_name"], status=row["status"],
+                execution_date=row["execution_date"], attempts=row["attempts"],
+                next_attempt_at=due_at,
+            ))
+        yield queue, len(rows) - len(queue)
+        start = end
