@@ -122,6 +122,14 @@ class AutoSysEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def client_env(self) -> dict[str, str]:
+        """AUTOSYS_* variables that point `autosys_from_env()` here; AUTOSYS_PASSWORD aside."""
+        env = {"AUTOSYS_BACKEND": "rest", "AUTOSYS_URL": self.url,
+               "AUTOSYS_USERNAME": self.config.username}
+        if self.ca_bundle is not None:
+            env["AUTOSYS_CA_BUNDLE"] = str(self.ca_bundle)
+        return env
+
     @property
     def faults(self) -> Faults:
         return self._faults
@@ -204,6 +212,24 @@ class AutoSysEmulator:
             )
             if applied and isinstance(job, str) and isinstance(status, str):
                 self._statuses[job] = status
+
+
+def start_emulator(
+    *,
+    password: str,
+    username: str = "jobops",
+    faults: Faults = Faults(),
+    tls: bool = False,
+    known_jobs: frozenset[str] | None = None,
+    port: int = 0,
+) -> AutoSysEmulator:
+    """Start an emulator on 127.0.0.1 (for `make demo`, `make dev` and notebooks).
+
+    Read `.url` and `.client_env()`, change faults with `.set_faults()`, end with `.stop()`.
+    """
+    config = EmulatorConfig(username=username, password=password, faults=faults, tls=tls,
+                            known_jobs=known_jobs)
+    return AutoSysEmulator(config, port=port).start()
 
 
 if __name__ == "__main__":
