@@ -51,16 +51,30 @@ def read_pending_work(table: SyncTable, *, batch_rows: int) -> pa.Table:
                          ("event_id", "ascending")])
 
 
-def job_queues(work: pa.Table, *, now: dt.datetime) -> Iterator[tuple[list[QueuedRow], int]]:
-    """Per job: the leading rows that are due, and how many of its rows must wait."""
+def job_queues(
+    work: pa.Table, *, now: dt.datetime, max_rows: int | None = None
+) -> Iterator[tuple[list[QueuedRow], int, int]]:
+    """Per job: the leading rows that are due, how many must wait for their next attempt
+    time, and how many were deferred to a later run by `max_rows`.
+
+    Jobs come oldest first (by their earliest pending execution), so a capped run serves the
+    longest waits. Once `max_rows` rows are queued, the remaining jobs wait whole.
+    """
     names = work.column("job_name").to_pylist()
-    start = 0
-    for end in range(1, len(names) + 1):
-        if end < len(names) and names[end] == names[start]:
+    executed = work.column("executed_at")
+    bounds = [
+        (start, end)
+        for start, end in zip([0, *_changes(names)], [*_changes(names), len(names)], strict=True)
+        if end > start
+    ]
+    bounds.sort(key=lambda bound: executed[bound[0]].as_py())
+    queued = 0
+    for start, end in bounds:
+        if max_rows is not None and queued >= max_rows:
+            yield [], 0, end - start
             continue
-        rows = work.slice(start, end - start).to_pylist()
         queue: list[QueuedRow] = []
-        for row in rows:
+        for row in work.slice(start, end - start).to_pylist():
             due_at = row["next_attempt_at"]
             if due_at is not None and due_at > now:
                 break
@@ -69,5 +83,10 @@ def job_queues(work: pa.Table, *, now: dt.datetime) -> Iterator[tuple[list[Queue
                 execution_date=row["execution_date"], attempts=row["attempts"],
                 next_attempt_at=due_at,
             ))
-        yield queue, len(rows) - len(queue)
-        start = end
+        queued += len(queue)
+        yield queue, end - start - len(queue), 0
+
+
+def _changes(names: list[str]) -> list[int]:
+    """Indexes where a sorted list of job names moves on to the next job."""
+    return [index for index in range(1, len(names)) if names[index] != names[index - 1]]

@@ -42,6 +42,9 @@ class SyncSettings:
     batch_rows: int = 10_000
     backoff_base: dt.timedelta = dt.timedelta(minutes=1)
     backoff_cap: dt.timedelta = dt.timedelta(hours=1)
+    # Bounds one run's sends and results, so memory does not grow with the backlog; the rest
+    # of a large backlog goes out on the next runs, oldest jobs first.
+    max_rows_per_run: int | None = 50_000
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -55,7 +58,8 @@ class SyncSettings:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SyncReport:
-    """What one sync did. `waiting` rows were due but held behind an earlier failed status."""
+    """What one sync did. `waiting` rows were due but held behind an earlier failed status;
+    `deferred` rows were left for the next run by `max_rows_per_run`."""
 
     pending_before: int
     sent: int
@@ -64,6 +68,7 @@ class SyncReport:
     failed_permanent: int
     waiting: int
     not_due: int
+    deferred: int
     still_pending: int
     oldest_pending_age_minutes: float
     table_version: int | None
@@ -139,13 +144,15 @@ def run_sync(
                 work.num_rows, client.target, settings.concurrency)
     sender = _Sender(client, clock)
     results = ResultsBuilder(settings.backoff_base, settings.backoff_cap)
-    not_due = waiting = 0
+    not_due = waiting = deferred = 0
     window = settings.concurrency * 2
     with cf.ThreadPoolExecutor(settings.concurrency, thread_name_prefix="autosys") as pool:
         in_flight: dict[cf.Future[list[Outcome]], int] = {}
         try:
-            for queue, held in job_queues(work, now=now):
+            queues = job_queues(work, now=now, max_rows=settings.max_rows_per_run)
+            for queue, held, later in queues:
                 not_due += held
+                deferred += later
                 if not queue:
                     continue
                 in_flight[pool.submit(sender.send_queue, queue)] = len(queue)
@@ -166,15 +173,17 @@ def run_sync(
         pending_before=work.num_rows, sent=results.sent, accepted=len(results.accepted),
         failed_transient=results.failures[FailureKind.TRANSIENT],
         failed_permanent=results.failures[FailureKind.PERMANENT],
-        waiting=waiting, not_due=not_due, still_pending=work.num_rows - len(results.accepted),
+        waiting=waiting, not_due=not_due, deferred=deferred,
+        still_pending=work.num_rows - len(results.accepted),
         oldest_pending_age_minutes=_oldest_age_minutes(work, results.accepted, finished),
         table_version=version, duration_s=time.monotonic() - started,
     )
     logger.info(
         "AutoSys sync: sent %d, accepted %d, failed %d transient / %d permanent, %d waiting "
-        "behind a failure, %d not due, %d still pending; table version %s; %.2fs",
+        "behind a failure, %d not due, %d deferred, %d still pending; table version %s; %.2fs",
         report.sent, report.accepted, report.failed_transient, report.failed_permanent,
-        report.waiting, report.not_due, report.still_pending, version, report.duration_s,
+        report.waiting, report.not_due, report.deferred, report.still_pending, version,
+        report.duration_s,
     )
     if results.sample_error is not None:
         logger.warning("AutoSys sync: %d sends failed; for example: %s",

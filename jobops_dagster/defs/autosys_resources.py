@@ -40,6 +40,9 @@ class AutoSysResource(dg.ConfigurableResource):
     concurrency: int = Field(default=16, description="Jobs whose statuses are sent at once.")
     backoff_base_s: float = Field(default=60.0, description="Wait after a first failure.")
     backoff_cap_s: float = Field(default=3600.0, description="Longest wait between attempts.")
+    max_rows_per_run: int = Field(
+        default=50_000, description="Rows one run sends at most; 0 for no limit."
+    )
 
     @contextlib.contextmanager
     def client(self) -> Iterator[AutoSysClient]:
@@ -86,6 +89,7 @@ class AutoSysResource(dg.ConfigurableResource):
             concurrency=self.concurrency,
             backoff_base=dt.timedelta(seconds=self.backoff_base_s),
             backoff_cap=dt.timedelta(seconds=self.backoff_cap_s),
+            max_rows_per_run=self.max_rows_per_run or None,
         )
 
 
@@ -112,4 +116,5 @@ def autosys_from_env() -> AutoSysResource:
         concurrency=int(env("AUTOSYS_CONCURRENCY") or 16),
         backoff_base_s=float(env("AUTOSYS_BACKOFF_BASE_S") or 60),
         backoff_cap_s=float(env("AUTOSYS_BACKOFF_CAP_S") or 3600),
+        max_rows_per_run=int(env("AUTOSYS_MAX_ROWS_PER_RUN") or 50_000),
     )

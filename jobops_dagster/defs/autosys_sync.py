@@ -63,6 +63,7 @@ def autosys_sync(
         "failed_permanent": report.failed_permanent,
         "waiting_behind_failure": report.waiting,
         "not_due": report.not_due,
+        "deferred_to_next_run": report.deferred,
         "still_pending": report.still_pending,
         "oldest_pending_age_minutes": round(report.oldest_pending_age_minutes, 1),
         "duration_s": round(report.duration_s, 2),

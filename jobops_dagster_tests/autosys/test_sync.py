@@ -219,3 +219,20 @@ def test_run_sync_sendevent_backend_queues_every_row(
     assert sorted(call[call.index("-C") + 1] for call in calls) == sorted(
         f"jobops event_id={event_id}" for event_id in rows_by_event(table)
     )
+
+
+def test_run_sync_row_cap_sends_oldest_jobs_first_and_defers_the_rest(
+    table: JobStatusTable, emulator: AutoSysEmulator, rest_client: RestAutoSysClient
+) -> None:
+    # "Z_OLD" sorts last by name but has the earliest execution, so it must go first.
+    insert(table, [completion("Z_OLD", 0), completion("Z_OLD", 1), completion("A_NEW", 30),
+                   completion("M_MID", 10)])
+    capped = SyncSettings(concurrency=1, max_rows_per_run=2)
+
+    first = run_sync(table=table, client=rest_client, settings=capped)
+
+    assert (first.accepted, first.deferred, first.still_pending) == (2, 2, 2)
+    assert {event.job_name for event in emulator.events()} == {"Z_OLD"}
+    second = run_sync(table=table, client=rest_client, settings=capped)
+    assert (second.accepted, second.deferred) == (2, 0)
+    assert [event.job_name for event in emulator.events()][2:] == ["M_MID", "A_NEW"]
