@@ -12,6 +12,7 @@ The old algorithm takes over a minute for 2,000 rows, so by default it runs on t
 row is one send and one small commit). `--old-rows 2000` measures it in full.
 
 Finally, a child process syncs 100,000 pending rows and reports its peak resident memory.
+With the default cap of 50,000 rows per run, that takes two runs.
 
 Run: python benchmarks/bench_autosys_sync.py
 """
@@ -115,13 +116,19 @@ def ours(url: str, table_url: str, settings: SyncSettings) -> tuple[float, float
 
 
 def memory_child(url: str, table_url: str) -> None:
-    """Runs in a child process: sync everything, print the report and peak RSS as JSON."""
+    """Runs in a child process: sync until nothing is pending (the default per-run row cap
+    splits a big backlog over several runs), then print totals and peak RSS as JSON."""
     settings = SyncSettings()
     client = client_for(url, settings.concurrency)
     started = time.perf_counter()
-    report = run_sync(table=JobStatusTable(table_url), client=client, settings=settings)
+    accepted = runs = 0
+    while True:
+        report = run_sync(table=JobStatusTable(table_url), client=client, settings=settings)
+        accepted, runs = accepted + report.accepted, runs + 1
+        if report.still_pending == 0 or report.sent == 0:
+            break
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    sys.stdout.write(json.dumps({"accepted": report.accepted, "peak_mib": peak_kib / 1024,
+    sys.stdout.write(json.dumps({"accepted": accepted, "runs": runs, "peak_mib": peak_kib / 1024,
                                  "seconds": time.perf_counter() - started}) + "\n")
 
 
@@ -174,8 +181,9 @@ def main() -> None:
         f"  speed-up:      {old_s / our_s:8.1f}x   (target >= 20x)",
         f"  lower bound:   {bound_s:8.2f} s  (rows x latency / concurrency + one commit)",
         f"  ours / bound:  {our_s / bound_s:8.2f}    (target <= 2)",
-        f"  {args.memory_rows} rows:  peak RSS {memory['peak_mib']:.0f} MiB in "
-        f"{memory['seconds']:.1f} s, {memory['accepted']:.0f} accepted (target < 1024 MiB)",
+        f"  {args.memory_rows} rows:  peak RSS {memory['peak_mib']:.0f} MiB (target < 1024 MiB); "
+        f"{memory['accepted']:.0f} accepted in {memory['runs']:.0f} runs, "
+        f"{memory['seconds']:.1f} s",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -1,7 +1,7 @@
 """The `autosys` resource: which backend reaches AutoSys, and how the sync paces itself.
 
-The password is only ever read from the environment (`dg.EnvVar("AUTOSYS_PASSWORD")`), so
-run config shows the variable's name, never its value.
+The credentials are only ever read from the environment (`dg.EnvVar("AUTOSYS_USERNAME")` and
+`dg.EnvVar("AUTOSYS_PASSWORD")`), so run config shows the variables' names, never their values.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def autosys_from_env() -> AutoSysResource:
     return AutoSysResource(
         backend=backend,  # type: ignore[arg-type]
         base_url=env("AUTOSYS_URL") or "",
-        username=env("AUTOSYS_USERNAME") or "",
+        # Both credentials resolve when a run starts, so run config holds only their names.
+        username=dg.EnvVar("AUTOSYS_USERNAME") if backend == "rest" else "",
         password=dg.EnvVar("AUTOSYS_PASSWORD") if backend == "rest" else "",
         event_path=env("AUTOSYS_EVENT_PATH") or DEFAULT_EVENT_PATH,
         job_field=env("AUTOSYS_JOB_FIELD") or "jobName",
