@@ -118,7 +118,7 @@ class _Sender:
 def _oldest_age_minutes(work: pa.Table, accepted: set[str], now: dt.datetime) -> float:
     if work.num_rows == 0:
         return 0.0
-    still = pc.invert(pc.is_in(work.column("event_id"), value_set=pa.array(sorted(accepted),
+    still = pc.invert(pc.is_in(work.column("event_id"), value_set=pa.array(list(accepted),
                                                                             pa.string())))
     oldest = pc.min(work.filter(still).column("logged_at")).as_py()
     return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds() / 60)
