@@ -101,8 +101,9 @@ def autosys_from_env() -> AutoSysResource:
         raise ValueError(f"AUTOSYS_BACKEND is {backend!r}; set it to 'rest' or 'sendevent'")
     return AutoSysResource(
         backend=backend,  # type: ignore[arg-type]
-        base_url=env("AUTOSYS_URL") or "",
-        # Both credentials resolve when a run starts, so run config holds only their names.
+        # These resolve when a run starts, so run config holds only the names, and a new
+        # emulator port needs no code reload.
+        base_url=dg.EnvVar("AUTOSYS_URL") if backend == "rest" else "",
         username=dg.EnvVar("AUTOSYS_USERNAME") if backend == "rest" else "",
         password=dg.EnvVar("AUTOSYS_PASSWORD") if backend == "rest" else "",
         event_path=env("AUTOSYS_EVENT_PATH") or DEFAULT_EVENT_PATH,
