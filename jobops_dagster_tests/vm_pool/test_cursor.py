@@ -1,8 +1,9 @@
 """The cursor in a real Dagster instance on disk: its key, restarts, and concurrent processes.
 
 The concurrency test starts 8 processes that each open the same instance directory and make
-100 selections over 5 stand-in VMs (real TCP listeners on 127.0.0.x). Without the lock, the
-read-increment-write on the key-value store loses updates and hands out a cursor twice.
+100 selections over 5 stand-in VMs (real TCP listeners on 127.0.0.x), all starting together
+at a barrier. Without the lock, the read-increment-write on the key-value store loses
+updates and hands out a cursor twice.
 """
 
 import collections
@@ -13,7 +14,6 @@ import dagster as dg
 import pytest
 
 from jobops_dagster.vm_pool.cursor import PoolState, cursor_key, store_for_instance
-from jobops_dagster.vm_pool.hosts import parse_vms
 from jobops_dagster.vm_pool.local import stand_in_vms
 from jobops_dagster.vm_pool.probes import TcpProbe
 from jobops_dagster.vm_pool.selection import SelectionPolicy, Selector
@@ -63,17 +63,23 @@ def test_select_8_processes_x_100_no_cursor_reused_and_fair_shares(
     with dg.DagsterInstance.local_temp(tempdir=str(tmp_path)):
         pass
     ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Barrier(processes), ctx.Queue()
     with stand_in_vms(count=vm_count, down=0, port=2232, first_address=51) as pool:
-        assert len(parse_vms(pool.spec)) == vm_count
-        with ctx.Manager() as manager:
-            start = manager.Event()
-            with ctx.Pool(processes) as workers:
-                pending = workers.starmap_async(
-                    select_many, [(str(tmp_path), pool.spec, per_process, start)] * processes
-                )
-                start.set()
-                results = pending.get(timeout=120)
-    picks = [pick for worker in results for pick in worker]
+        workers = [ctx.Process(target=select_many,
+                               args=(str(tmp_path), pool.spec, per_process, ready, out))
+                   for _ in range(processes)]
+        for worker in workers:
+            worker.start()
+        try:
+            results = [out.get(timeout=120) for _ in workers]
+        finally:
+            for worker in workers:
+                worker.join(timeout=10)
+                if worker.is_alive():
+                    worker.kill()
+    errors = [detail for status, detail in results if status == "error"]
+    assert not errors, errors[0]
+    picks = [pick for _, worker_picks in results for pick in worker_picks]
     cursors = sorted(cursor for cursor, _ in picks)
     assert cursors == list(range(processes * per_process)), "a cursor value was used twice"
     fair = processes * per_process / vm_count
