@@ -8,8 +8,11 @@ speaks no SSH plays the VM whose probe passes while SSH is down.
 import pathlib
 from collections.abc import Iterator
 
+import dagster as dg
 import pytest
 
+from jobops_dagster.defs.vm_pool import run_task
+from jobops_dagster.defs.vm_pool_resources import VMPoolResource, VMTransportResource
 from jobops_dagster.vm_pool.cursor import PoolStateStore
 from jobops_dagster.vm_pool.dispatch import (
     LocalTransport,
@@ -106,3 +109,33 @@ def test_run_on_pool_every_vm_refusing_ssh_raises_with_each_reason(
     message = str(caught.value)
     assert "127.0.0.33: ssh" in message
     assert "127.0.0.34: ssh" in message
+
+
+def test_run_task_over_ssh_streams_output_and_fails_on_exit_code(
+    server: sshd.Sshd, tmp_path: pathlib.Path
+) -> None:
+    resources = {
+        "vm_pool": VMPoolResource(vms=f"{server.host}:{server.port}", probe="tcp"),
+        "vm_transport": VMTransportResource(
+            kind="ssh", ssh_user=server.user, ssh_key_path=str(server.client_key),
+            known_hosts_path=str(server.known_hosts),
+        ),
+    }
+
+    def launch(instance: dg.DagsterInstance, command: str) -> dg.ExecuteInProcessResult:
+        return run_task.execute_in_process(
+            instance=instance, resources=resources, raise_on_error=False,
+            run_config={"ops": {"run_task_on_vm": {"config": {
+                "job_name": "NIGHTLY_SSH", "command": command}}}},
+        )
+
+    with dg.DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
+        ok = launch(instance, "echo over ssh; hostname >/dev/null")
+        failed = launch(instance, "echo failing; exit 5")
+        logged = [entry.user_message for entry in instance.all_logs(ok.run_id)]
+    assert ok.success
+    assert f"[{server.host}] over ssh" in logged
+    assert not failed.success
+    failure = failed.failure_data_for_node("run_task_on_vm")
+    assert failure is not None and failure.error is not None
+    assert f"exited with code 5 on VM {server.host}" in failure.error.message
