@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 from dagster_deltalake import LocalConfig
 
+from jobops_dagster.autosys import emulator as emulator_module
 from jobops_dagster.autosys.emulator import AutoSysEmulator, Faults
 from jobops_dagster.defs import autosys_sync as wiring
 from jobops_dagster.defs.autosys_resources import AutoSysResource, autosys_from_env
@@ -215,3 +216,34 @@ def test_definitions_resolve_job_schedule_and_checks(table_url: str) -> None:
     [spec] = [spec for spec in defs.resolve_all_asset_specs() if spec.key.path == ["autosys_sync"]]
     assert [dep.asset_key.path for dep in spec.deps] == [["job_status"]]
     assert wiring.autosys_sync.op.pool == "autosys_sync"
+
+
+def test_autosys_sync_demo_sequence_failed_send_retried_next_run(
+    table: JobStatusTable, table_url: str, monkeypatch: pytest.MonkeyPatch,
+    instance: dg.DagsterInstance,
+) -> None:
+    """What `make demo` shows, through the same calls: an emulator whose first call fails,
+    the resource built from the environment, and two runs."""
+    emulator = emulator_module.start_emulator(password=PASSWORD, faults=Faults(fail_next=1),
+                                              tls=True)
+    try:
+        for name, value in {**emulator.client_env(), "AUTOSYS_BACKOFF_BASE_S": "0"}.items():
+            monkeypatch.setenv(name, value)
+        insert(table, backlog(jobs=3, per_job=2))
+        resources = {"autosys": autosys_from_env(),
+                     "job_status_table": JobStatusTableResource(url=table_url,
+                                                                storage_options=LocalConfig())}
+
+        first = materialize(resources, instance)
+        second = materialize(resources, instance)
+    finally:
+        emulator.stop()
+
+    def numbers(result: dg.ExecuteInProcessResult) -> tuple[Any, ...]:
+        [event] = result.asset_materializations_for_node("autosys_sync")
+        return tuple(event.metadata[key].value
+                     for key in ("failed_transient", "accepted", "still_pending"))
+
+    assert numbers(first) == (1, 4, 2)  # one job's first status failed; its second waited
+    assert numbers(second) == (0, 2, 0)
+    assert flags(table) == {"YES": 6}
