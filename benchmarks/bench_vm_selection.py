@@ -136,7 +136,7 @@ def bench_all_up(instance: dg.DagsterInstance) -> None:
 
 
 def bench_distribution(instance: dg.DagsterInstance) -> None:
-    with stand_in_vms(count=5, down=1, port=2299, first_address=111) as pool:
+    with stand_in_vms(count=5, down=1, first_address=111) as pool:
         selector = new_selector(pool.vms, store_for_instance(instance, pool="bench-spread"),
                                 TcpProbe(timeout_s=TIMEOUT_S), fail_timeout_s=30.0)
         started = time.perf_counter()

@@ -52,13 +52,21 @@ def _serve(listener: socket.socket, stop: threading.Event) -> None:
         conn.close()
 
 
+def _unused_port(host: str) -> int:
+    """A port on `host` that nothing listens on right now, so connecting to it is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.contextmanager
 def stand_in_vms(
-    *, count: int = 3, down: int = 1, port: int = 2222, first_address: int = 11
+    *, count: int = 3, down: int = 1, port: int = 0, first_address: int = 11
 ) -> Iterator[StandInPool]:
     """Listen on `127.0.0.<first_address>`... for `count` VMs, leaving the last `down` silent.
 
-    The listeners close when the `with` block ends.
+    With `port=0` each stand-in gets a free port of its own (see each VM's `ssh_port`), so
+    several pools can coexist. The listeners close when the `with` block ends.
     """
     if not 0 <= down <= count or first_address + count > 255:
         raise ValueError(
@@ -67,16 +75,22 @@ def stand_in_vms(
         )
     stop = threading.Event()
     listeners: list[socket.socket] = []
-    vms = tuple(VM(host=f"127.0.0.{first_address + i}", ssh_port=port) for i in range(count))
+    vms: list[VM] = []
     try:
-        for vm in vms[: count - down]:
-            listener = socket.create_server((vm.host, port), reuse_port=False)
+        for i in range(count):
+            host = f"127.0.0.{first_address + i}"
+            if i >= count - down:
+                vms.append(VM(host=host, ssh_port=port or _unused_port(host)))
+                continue
+            listener = socket.create_server((host, port))
             listeners.append(listener)
+            vms.append(VM(host=host, ssh_port=int(listener.getsockname()[1])))
             threading.Thread(target=_serve, args=(listener, stop), daemon=True,
-                             name=f"stand-in-{vm.host}").start()
-        pool = StandInPool(vms=vms, down=tuple(vm.host for vm in vms[count - down :]))
-        log.info("Stand-in VMs listening on port %d: %s (down: %s)", port,
-                 ", ".join(vm.host for vm in vms[: count - down]), ", ".join(pool.down) or "none")
+                             name=f"stand-in-{host}").start()
+        pool = StandInPool(vms=tuple(vms), down=tuple(vm.host for vm in vms[count - down :]))
+        log.info("Stand-in VMs up: %s; down: %s",
+                 ", ".join(f"{vm.host}:{vm.ssh_port}" for vm in vms[: count - down]),
+                 ", ".join(pool.down) or "none")
         yield pool
     finally:
         stop.set()

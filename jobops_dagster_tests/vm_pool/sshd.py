@@ -2,8 +2,9 @@
 
 The server reads only its own config file in the test's directory (host key, authorized
 keys and pid file there too), logs to stderr, and is ended by its PID. Running sshd as root
-needs its privilege-separation directory, /run/sshd; it is created if missing and removed
-again if this module created it.
+needs its privilege-separation directory, /run/sshd. It is created if missing and then left
+in place: it is the directory the openssh-server package itself uses, and removing it would
+break a test sshd that another test run started meanwhile.
 """
 
 import contextlib
@@ -94,9 +95,7 @@ def running_sshd(directory: pathlib.Path) -> Iterator[Sshd]:
         "LogLevel VERBOSE",
         "",
     ]))
-    made_privsep = not PRIVSEP_DIR.exists()
-    if made_privsep:
-        PRIVSEP_DIR.mkdir(mode=0o755)
+    PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
     log = directory / "sshd.log"
     with log.open("wb") as log_file:
         proc = subprocess.Popen([str(SSHD), "-f", str(config), "-D", "-e"],
@@ -108,6 +107,3 @@ def running_sshd(directory: pathlib.Path) -> Iterator[Sshd]:
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
-        if made_privsep:
-            with contextlib.suppress(OSError):
-                PRIVSEP_DIR.rmdir()

@@ -33,7 +33,7 @@ def test_pool_state_unreadable_value_says_which_key_to_delete() -> None:
 def test_cursor_survives_instance_restart_and_continues_round_robin(
     tmp_path: pathlib.Path,
 ) -> None:
-    with stand_in_vms(count=3, down=0, port=2231, first_address=41) as pool:
+    with stand_in_vms(count=3, down=0, first_address=41) as pool:
         def selections(n: int) -> list[tuple[int, str]]:
             with dg.DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
                 selector = Selector(pool="restart", vms=pool.vms, probe=TcpProbe(timeout_s=1),
@@ -64,7 +64,7 @@ def test_select_8_processes_x_100_no_cursor_reused_and_fair_shares(
         pass
     ctx = multiprocessing.get_context("spawn")
     ready, out = ctx.Barrier(processes), ctx.Queue()
-    with stand_in_vms(count=vm_count, down=0, port=2232, first_address=51) as pool:
+    with stand_in_vms(count=vm_count, down=0, first_address=51) as pool:
         workers = [ctx.Process(target=select_many,
                                args=(str(tmp_path), pool.spec, per_process, ready, out))
                    for _ in range(processes)]

@@ -84,7 +84,7 @@ def test_ssh_transport_unknown_host_key_is_refused(
 def test_run_on_pool_probe_up_but_ssh_down_moves_to_next_vm(
     server: sshd.Sshd, memory_store: PoolStateStore
 ) -> None:
-    with stand_in_vms(count=1, down=0, port=server.port, first_address=31) as fake:
+    with stand_in_vms(count=1, down=0, first_address=31) as fake:
         vms = [*fake.vms, VM(host=server.host, ssh_port=server.port)]
         chosen: list[Selection] = []
         lines: list[str] = []
@@ -101,7 +101,7 @@ def test_run_on_pool_probe_up_but_ssh_down_moves_to_next_vm(
 def test_run_on_pool_every_vm_refusing_ssh_raises_with_each_reason(
     server: sshd.Sshd, memory_store: PoolStateStore
 ) -> None:
-    with stand_in_vms(count=2, down=0, port=server.port, first_address=33) as fake, \
+    with stand_in_vms(count=2, down=0, first_address=33) as fake, \
             pytest.raises(NoReachableVMError) as caught:
         run_on_pool(selector=selector_for(list(fake.vms), memory_store),
                     transport=ssh_transport(server), command="true",

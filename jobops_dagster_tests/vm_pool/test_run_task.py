@@ -17,7 +17,7 @@ from jobops_dagster.vm_pool.local import StandInPool, stand_in_vms
 
 @pytest.fixture
 def pool() -> Iterator[StandInPool]:
-    with stand_in_vms(count=3, down=1, port=2241, first_address=71) as stand_ins:
+    with stand_in_vms(count=3, down=1, first_address=71) as stand_ins:
         yield stand_ins
 
 
