@@ -41,7 +41,7 @@ class StandInPool:
 
 
 def _serve(listener: socket.socket, stop: threading.Event) -> None:
-    listener.settimeout(0.2)
+    """Accept and drop connections until `stop` is set or the listener is closed."""
     while not stop.is_set():
         try:
             conn, _ = listener.accept()
@@ -84,6 +84,8 @@ def stand_in_vms(
                 continue
             listener = socket.create_server((host, port))
             listeners.append(listener)
+            # Set here, not in the thread: the pool may close before the thread first runs.
+            listener.settimeout(0.2)
             vms.append(VM(host=host, ssh_port=int(listener.getsockname()[1])))
             threading.Thread(target=_serve, args=(listener, stop), daemon=True,
                              name=f"stand-in-{host}").start()
