@@ -82,7 +82,9 @@ def _ping_as_nobody(ping_group_range: str, mode: str) -> str:
     if reason:
         pytest.skip(reason)
     with netns.namespace(f"jobops-icmp-{os.getpid() % 100_000}") as ns:
-        netns.run_in(ns, "sysctl", "-qw", f"net.ipv4.ping_group_range={ping_group_range}",
+        # /proc/sys/net shows the namespace of the writer, so the host's value is untouched.
+        netns.run_in(ns, "sh", "-c",
+                     f"echo '{ping_group_range}' > /proc/sys/net/ipv4/ping_group_range",
                      check=True)
         done = netns.run_in(ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             sys.executable, "-c", _CHILD, mode, cwd="/", timeout=60,
