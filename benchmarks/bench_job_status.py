@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 
-from jobops_dagster.job_status.notifications import NotificationFolder
 from jobops_dagster.job_status.ingest import record_batch
+from jobops_dagster.job_status.notifications import NotificationFolder
 from jobops_dagster.job_status.schema import PARTITION_BY, SCHEMA, completions_to_arrow
 from jobops_dagster.job_status.table import JobStatusTable
 
