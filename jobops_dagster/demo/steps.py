@@ -38,9 +38,7 @@ def local_services() -> Iterator[Services]:
                 "AUTOSYS_URL": autosys.url,
                 "AUTOSYS_USERNAME": config.username,
                 "AUTOSYS_PASSWORD": password,
-                "JOBOPS_VMS": vms.spec,
-                "JOBOPS_VM_PROBE": "tcp",
-                "JOBOPS_VM_TRANSPORT": "local",
+                **vms.env(),
                 # Seconds, not the production minute, so the demo's second sync retries.
                 "AUTOSYS_BACKOFF_BASE_S": "0",
             }
@@ -94,6 +92,15 @@ class Flow:
         spread = ", ".join(f"{vm}: {count}" for vm, count in sorted(Counter(used).items()))
         print(f"  spread: {spread}; {down} was skipped every time")
         self._ingest()
+        report = self.defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            run_config=QUIET,
+            instance=self.instance,
+            asset_selection=[dg.AssetKey("vm_load_report")],
+        )
+        [event] = report.get_asset_materialization_events()
+        print("  vm_load_report (the chart the UI shows):")
+        for line in str(event.materialization.metadata["chart"].value).splitlines():
+            print(f"    {line}")
 
     def sync_to_autosys(self) -> None:
         emulator = self.services.autosys
