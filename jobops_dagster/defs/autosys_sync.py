@@ -150,6 +150,17 @@ autosys_sync_every_15_minutes = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
+
+def limit_autosys_sync_pool(instance: dg.DagsterInstance) -> None:
+    """Let one sync run at a time on `instance`.
+
+    Same as `dagster instance concurrency set autosys_sync 1`. Setting it explicitly matters:
+    a pool that only gets its limit from `pools: default_limit` is initialised lazily on first
+    use, and two runs that claim at that very moment can both get a slot.
+    """
+    instance.event_log_storage.set_concurrency_slots(AUTOSYS_SYNC_POOL, 1)
+
+
 defs = dg.Definitions(
     assets=[autosys_sync],
     asset_checks=[no_stale_pending_updates, no_permanently_failing_updates],

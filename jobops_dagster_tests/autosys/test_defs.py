@@ -25,11 +25,6 @@ from jobops_dagster.job_status.table import JobStatusTable
 from jobops_dagster_tests.autosys.conftest import StartEmulator
 from jobops_dagster_tests.autosys.support import PASSWORD, USERNAME, backlog, flags, insert
 
-POOL_LIMIT_YAML = """
-concurrency:
-  pools:
-    default_limit: 1
-"""
 CHECKS = [wiring.no_stale_pending_updates, wiring.no_permanently_failing_updates]
 
 
@@ -157,13 +152,15 @@ def _step_windows(instance: dg.DagsterInstance) -> list[tuple[float, float]]:
 
 
 def _two_syncs_at_once(
-    table_url: str, emulator: AutoSysEmulator, home: Path, instance_yaml: str
+    table_url: str, emulator: AutoSysEmulator, home: Path, *, limit: bool
 ) -> list[tuple[float, float]]:
     """Two sync runs in two processes on one instance, started together."""
     home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml)
-    with dg.DagsterInstance.from_config(str(home)):
-        pass  # create the storage first, so the two children do not race to migrate it
+    (home / "dagster.yaml").write_text("{}\n")
+    # Creating the storage first keeps the two children from racing to migrate it.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        if limit:
+            wiring.limit_autosys_sync_pool(instance)
     env = {**os.environ, "DAGSTER_HOME": str(home), "AUTOSYS_USERNAME": USERNAME}
     command = [sys.executable, "-m", "jobops_dagster_tests.autosys.sync_child", table_url,
                emulator.url]
@@ -176,12 +173,12 @@ def _two_syncs_at_once(
 def test_autosys_sync_pool_limit_one_never_overlaps(
     table: JobStatusTable, table_url: str, start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
-    """The dagster.yaml setting in docs/autosys.md makes the second sync's step wait for the
-    first one's pool slot."""
-    emulator = start_emulator(Faults(latency_s=0.1))
+    """With the pool limited to 1 (as docs/autosys.md sets it up), the second sync's step
+    waits for the first one's slot."""
+    emulator = start_emulator(Faults(latency_s=0.25))  # each sync takes over a second
     insert(table, backlog(jobs=4, per_job=5))
 
-    windows = _two_syncs_at_once(table_url, emulator, tmp_path / "home", POOL_LIMIT_YAML)
+    windows = _two_syncs_at_once(table_url, emulator, tmp_path / "home", limit=True)
 
     (_, first_end), (second_start, _) = windows
     assert second_start >= first_end
@@ -192,10 +189,10 @@ def test_autosys_sync_without_pool_limit_can_overlap(
     table: JobStatusTable, table_url: str, start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
     """The control for the test above: with no limit the two steps do run at the same time."""
-    emulator = start_emulator(Faults(latency_s=0.1))
+    emulator = start_emulator(Faults(latency_s=0.25))  # each sync takes over a second
     insert(table, backlog(jobs=4, per_job=5))
 
-    windows = _two_syncs_at_once(table_url, emulator, tmp_path / "home", "{}\n")
+    windows = _two_syncs_at_once(table_url, emulator, tmp_path / "home", limit=False)
 
     (_, first_end), (second_start, _) = windows
     assert second_start < first_end
