@@ -8,6 +8,7 @@ auth, and records every event it receives. It binds 127.0.0.1 only. Run it with
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hmac
 import logging
@@ -16,6 +17,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +90,8 @@ class AutoSysEmulator:
         self._lock = threading.Lock()
         self._events: list[ReceivedEvent] = []
         self._statuses: dict[str, str] = {}
+        self._in_flight = 0
+        self.max_in_flight = 0
         self._workdir = tempfile.TemporaryDirectory(prefix="autosys-emulator-")
         self.ca_bundle: Path | None = None
         self._server = EmulatorServer(("127.0.0.1", port), emulator=self)
@@ -154,6 +158,18 @@ class AutoSysEmulator:
         """The last status AutoSys holds for each job."""
         with self._lock:
             return dict(self._statuses)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request while it is handled; `max_in_flight` keeps the highest count."""
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def draw_fault(self) -> Response | None:
         with self._lock:

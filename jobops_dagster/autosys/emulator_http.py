@@ -80,6 +80,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no such path {self.path}"})
 
     def do_POST(self) -> None:
+        with self.server.emulator.in_flight():
+            self._post()
+
+    def _post(self) -> None:
         emulator = self.server.emulator
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)

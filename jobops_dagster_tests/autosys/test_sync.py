@@ -236,3 +236,18 @@ def test_run_sync_row_cap_sends_oldest_jobs_first_and_defers_the_rest(
     second = run_sync(table=table, client=rest_client, settings=capped)
     assert (second.accepted, second.deferred) == (2, 0)
     assert [event.job_name for event in emulator.events()][2:] == ["M_MID", "A_NEW"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_run_sync_concurrent_requests_never_exceed_the_bound(
+    table: JobStatusTable, start_emulator: StartEmulator, make_client: MakeClient,
+    concurrency: int,
+) -> None:
+    emulator = start_emulator(Faults(latency_s=0.02))
+    insert(table, backlog(jobs=8, per_job=2))
+    settings = SyncSettings(concurrency=concurrency)
+
+    report = run_sync(table=table, client=make_client(emulator), settings=settings)
+
+    assert report.accepted == 16
+    assert emulator.max_in_flight == concurrency
