@@ -84,7 +84,7 @@ def _cert_verification_error(error: BaseException) -> ssl.SSLCertVerificationErr
 
 
 class RestAutoSysClient:
-    """Sends CHANGE_STATUS events to AEWS over one pooled HTTP client."""
+    """Sends CHANGE_STATUS events to AEWS over one pool of keep-alive connections."""
 
     def __init__(self, settings: RestSettings) -> None:
         self.settings = settings
@@ -161,6 +161,11 @@ class RestAutoSysClient:
                 f"{where}: AutoSys refused the credentials of user "
                 f"{self.settings.username!r}; check AUTOSYS_USERNAME and AUTOSYS_PASSWORD and "
                 "that the user may send events"
+            )
+        if 300 <= code < 400:
+            raise AutoSysConfigurationError(
+                f"{where}: a redirect to {response.headers.get('Location')!r}, which this client "
+                "does not follow; set AUTOSYS_URL to the address AEWS actually serves"
             )
         if code in (405, 415):
             raise AutoSysConfigurationError(
