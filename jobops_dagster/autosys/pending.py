@@ -12,15 +12,14 @@ import pyarrow as pa
 from jobops_dagster.job_status.schema import SCHEMA
 from jobops_dagster.job_status.table import WriteResult
 
-# `pending(now=...)` returns rows due by `now`; the engine needs every NO row, due or not,
-# because a job's later status must wait while an earlier one is still backing off.
-_EVERY_PENDING_ROW = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 _WORK_COLUMNS = ["event_id", "job_name", "status", "executed_at", "execution_date",
                  "logged_at", "attempts", "next_attempt_at"]
 
 
 class SyncTable(Protocol):
-    def pending(self, *, now: dt.datetime, batch_rows: int = ...) -> Iterator[pa.Table]: ...
+    def pending(
+        self, *, now: dt.datetime | None, batch_rows: int = ..., columns: list[str] | None = ...
+    ) -> Iterator[pa.Table]: ...
 
     def apply_sync_results(self, updates: pa.Table) -> WriteResult: ...
 
@@ -36,9 +35,9 @@ class QueuedRow:
 
 
 def pending_columns(table: SyncTable, columns: list[str], *, batch_rows: int) -> pa.Table:
-    """`columns` of every `NO` row, due or not, read chunk by chunk so only they are kept."""
-    chunks = [chunk.select(columns)
-              for chunk in table.pending(now=_EVERY_PENDING_ROW, batch_rows=batch_rows)]
+    """`columns` of every `NO` row, due or not: a job's later status must wait while an
+    earlier one is still backing off, so the engine sees them all."""
+    chunks = list(table.pending(now=None, batch_rows=batch_rows, columns=columns))
     if not chunks:
         return pa.schema([SCHEMA.field(name) for name in columns]).empty_table()
     return pa.concat_tables(chunks)

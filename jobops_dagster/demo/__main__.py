@@ -29,6 +29,9 @@ def main() -> None:
 
     with steps.local_services() as services, dg.DagsterInstance.get() as instance:
         from jobops_dagster.definitions import defs
+        from jobops_dagster.defs.autosys_sync import limit_autosys_sync_pool
+
+        limit_autosys_sync_pool(instance)
 
         flow = steps.Flow(defs=defs, instance=instance, services=services)
         say("1. Notification files reach job_status")

@@ -6,12 +6,17 @@ import signal
 import subprocess
 import sys
 
+import dagster as dg
+
+from jobops_dagster.defs.autosys_sync import limit_autosys_sync_pool
 from jobops_dagster.demo.steps import local_services
 
 PORT = os.environ.get("JOBOPS_DEV_PORT", "3000")
 
 
 def main() -> int:
+    with dg.DagsterInstance.get() as instance:
+        limit_autosys_sync_pool(instance)
     with local_services() as services:
         print(f"AutoSys emulator: {services.autosys.url}", flush=True)
         print(f"Stand-in VMs: {services.vms.spec} (down: {', '.join(services.vms.down)})")

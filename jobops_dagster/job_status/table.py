@@ -55,7 +55,7 @@ class JobStatusTable:
         url: str,
         *,
         storage_options: dict[str, str] | None = None,
-        max_commit_attempts: int = 8,
+        max_commit_attempts: int = 20,
     ) -> None:
         self.url = url
         self.storage_options = storage_options or {}
@@ -154,20 +154,27 @@ class JobStatusTable:
 
         return self.with_reload(merge)
 
-    def pending(self, *, now: dt.datetime, batch_rows: int = 10_000) -> Iterator[pa.Table]:
-        """Rows flagged `NO` whose next attempt is due, in chunks of at most `batch_rows`.
+    def pending(
+        self,
+        *,
+        now: dt.datetime | None,
+        batch_rows: int = 10_000,
+        columns: list[str] | None = None,
+    ) -> Iterator[pa.Table]:
+        """Rows flagged `NO`, in chunks of at most `batch_rows`.
 
+        With `now`, only rows whose next attempt is due by then; with None, every `NO` row.
         The flag filter goes to the scan, so files whose statistics show only `YES` rows are
         never opened; a synced history costs next to nothing to skip.
         """
-        stamp = now.astimezone(dt.UTC).isoformat()
-        where = (
-            f"autosys_update_flag = '{Flag.NO}' AND "
-            f"(next_attempt_at IS NULL OR next_attempt_at <= TIMESTAMP '{stamp}')"
-        )
+        where = f"autosys_update_flag = '{Flag.NO}'"
+        if now is not None:
+            stamp = now.astimezone(dt.UTC).isoformat()
+            where += f" AND (next_attempt_at IS NULL OR next_attempt_at <= TIMESTAMP '{stamp}')"
+        schema = _project(columns)
         chunk: list[pa.RecordBatch] = []
         size = 0
-        for batch in self._select(where=where):
+        for batch in self._select(columns, where=where):
             chunk.append(batch)
             size += batch.num_rows
             while size >= batch_rows:
@@ -176,7 +183,7 @@ class JobStatusTable:
                 rest = rows.slice(batch_rows)
                 chunk, size = rest.to_batches(), rest.num_rows
         if size:
-            yield pa.Table.from_batches(chunk, schema=SCHEMA)
+            yield pa.Table.from_batches(chunk, schema=schema)
 
     def read(
         self,
@@ -190,8 +197,8 @@ class JobStatusTable:
             # Parsing each date first keeps anything but a date out of the SQL text.
             dates = ", ".join(f"'{dt.date.fromisoformat(d).isoformat()}'" for d in execution_dates)
             where = f"execution_date IN ({dates})" if dates else "FALSE"
-        schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(c) for c in columns])
-        return pa.Table.from_batches(list(self._select(columns, where=where)), schema=schema)
+        batches = list(self._select(columns, where=where))
+        return pa.Table.from_batches(batches, schema=_project(columns))
 
     def _select(
         self, columns: list[str] | None = None, *, where: str | None = None
@@ -201,9 +208,8 @@ class JobStatusTable:
         Files that delta-rs rewrote hold string views; each batch is cast back to the table's
         declared types so callers see one schema.
         """
-        names = columns or SCHEMA.names
-        schema = pa.schema([SCHEMA.field(name) for name in names])
-        sql = f"SELECT {', '.join(names)} FROM job_status"
+        schema = _project(columns)
+        sql = f"SELECT {', '.join(schema.names)} FROM job_status"
         if where:
             sql += f" WHERE {where}"
         reader = QueryBuilder().register("job_status", self.load()).execute(sql)
@@ -232,3 +238,8 @@ class JobStatusTable:
                 )
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
+
+
+def _project(columns: list[str] | None) -> pa.Schema:
+    """The table schema narrowed to `columns`; a name not in the table is a KeyError."""
+    return SCHEMA if columns is None else pa.schema([SCHEMA.field(name) for name in columns])

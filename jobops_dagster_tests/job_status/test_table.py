@@ -96,6 +96,9 @@ def test_pending_returns_only_due_no_rows_in_bounded_chunks(table: JobStatusTabl
     assert sum(c.num_rows for c in chunks) == 15
     assert [c.num_rows for c in chunks] == [4, 4, 4, 3]
     assert sum(c.num_rows for c in table.pending(now=later)) == 20
+    assert sum(c.num_rows for c in table.pending(now=None)) == 20
+    [narrow] = table.pending(now=None, columns=["event_id"])
+    assert narrow.column_names == ["event_id"]
 
 
 def test_table_older_schema_gains_new_columns_and_keeps_rows(table_url: str) -> None:
