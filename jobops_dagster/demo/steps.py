@@ -115,8 +115,9 @@ class Flow:
             meta = {k: v.value for k, v in event.materialization.metadata.items()}
             print(
                 f"  sync run {attempt}: sent {meta.get('sent')}, accepted {meta.get('accepted')}, "
-                f"failed {meta.get('failed_transient', 0)} (retried later), "
-                f"still pending {meta.get('still_pending')}"
+                f"failed {meta.get('failed_transient', 0)}, "
+                f"still pending {meta.get('still_pending')} (a failed row, and any later status "
+                "of its job, wait for the next run)"
             )
             emulator.set_faults(Faults())
         print(f"  AutoSys received {len(emulator.events())} events; final statuses:")
