@@ -13,7 +13,7 @@ from jobops_dagster import settings
 from jobops_dagster.defs.resources import JobStatusTableResource, NotificationFolderResource
 from jobops_dagster.job_status.ingest import Batch, plan_batches, record_batch
 from jobops_dagster.job_status.notifications import Rejection, notification_body
-from jobops_dagster.job_status.schema import Completion, Flag, Source, Status, event_id_for
+from jobops_dagster.job_status.schema import Completion, Flag, Status
 
 BATCH_TAG = "jobops/notification_batch"
 JOB_NAME_TAG = "jobops/job_name"
@@ -202,60 +202,49 @@ def _run_request(instance: dg.DagsterInstance, batch: Batch) -> dg.RunRequest:
     )
 
 
-def _write_run_notification(
-    context: dg.RunStatusSensorContext, folder: NotificationFolderResource, status: Status
-) -> dg.SkipReason | None:
-    run = context.dagster_run
-    if run.job_name not in settings.monitored_jobs():
-        return dg.SkipReason(f"{run.job_name} is not in JOBOPS_MONITORED_JOBS")
-    job_name = run.tags.get(JOB_NAME_TAG, run.job_name)
-    record = context.instance.get_run_record_by_id(run.run_id)
-    # The run's end time is stored once, so a tick seen twice names the same completion.
-    ended = record.end_time if record and record.end_time else None
-    executed_at = dt.datetime.fromtimestamp(ended, dt.UTC) if ended else dt.datetime.now(dt.UTC)
-    completion = Completion(
-        event_id=event_id_for(
-            source=Source.DAGSTER_RUN,
-            job_name=job_name,
+def _task_notification_sensor(
+    status: Status, run_status: dg.DagsterRunStatus
+) -> dg.RunStatusSensorDefinition:
+    @dg.run_status_sensor(
+        name=f"task_{status}_notification_sensor",
+        run_status=run_status,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Writes a `{status}` notification for each {run_status.value.lower()} run of a "
+            "monitored task job (JOBOPS_MONITORED_JOBS)."
+        ),
+    )
+    def notify(
+        context: dg.RunStatusSensorContext, notification_folder: NotificationFolderResource
+    ) -> dg.SkipReason | None:
+        run = context.dagster_run
+        if run.job_name not in settings.monitored_jobs():
+            return dg.SkipReason(f"{run.job_name} is not in JOBOPS_MONITORED_JOBS")
+        record = context.instance.get_run_record_by_id(run.run_id)
+        # The stored end time, not now: a tick seen twice must name the same completion.
+        ended = record.end_time if record and record.end_time else None
+        completion = Completion.of_run(
+            run_id=run.run_id,
+            job_name=run.tags.get(JOB_NAME_TAG, run.job_name),
             file_name=run.tags.get(FILE_NAME_TAG),
             status=status,
-            executed_at=executed_at,
-            run_id=run.run_id,
-        ),
-        job_name=job_name,
-        file_name=run.tags.get(FILE_NAME_TAG),
-        status=status,
-        executed_at=executed_at,
-        vm=run.tags.get(VM_TAG),
-        source=Source.DAGSTER_RUN,
-    )
-    body = notification_body(completion, run_id=run.run_id)
-    path = folder.folder().write(f"run-{run.run_id}.json", body)
-    context.log.info("Wrote %s for %s run %s: %s", path.name, job_name, run.run_id, status)
-    return None
+            ended_at=dt.datetime.fromtimestamp(ended, dt.UTC) if ended else dt.datetime.now(dt.UTC),
+            vm=run.tags.get(VM_TAG),
+        )
+        body = notification_body(completion, run_id=run.run_id)
+        path = notification_folder.folder().write(f"run-{run.run_id}.json", body)
+        context.log.info("Wrote %s for %s run %s", path.name, completion.job_name, run.run_id)
+        return None
+
+    return notify
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+task_success_notification_sensor = _task_notification_sensor(
+    Status.SUCCESS, dg.DagsterRunStatus.SUCCESS
 )
-def task_success_notification_sensor(
-    context: dg.RunStatusSensorContext, notification_folder: NotificationFolderResource
-) -> dg.SkipReason | None:
-    """Writes a `success` notification for each finished run of a monitored task job."""
-    return _write_run_notification(context, notification_folder, Status.SUCCESS)
-
-
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.FAILURE,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+task_failure_notification_sensor = _task_notification_sensor(
+    Status.FAILURE, dg.DagsterRunStatus.FAILURE
 )
-def task_failure_notification_sensor(
-    context: dg.RunStatusSensorContext, notification_folder: NotificationFolderResource
-) -> dg.SkipReason | None:
-    """Writes a `failure` notification for each failed run of a monitored task job."""
-    return _write_run_notification(context, notification_folder, Status.FAILURE)
-
 
 defs = dg.Definitions(
     assets=[job_status],

@@ -91,6 +91,25 @@ class Completion:
     vm: str | None
     source: Source
 
+    @classmethod
+    def of_run(
+        cls, *, run_id: str, job_name: str, file_name: str | None, status: Status,
+        ended_at: dt.datetime, vm: str | None,
+    ) -> Completion:
+        """The completion a finished Dagster run reports; its id is the run's."""
+        return cls(
+            event_id=event_id_for(
+                source=Source.DAGSTER_RUN, job_name=job_name, file_name=file_name,
+                status=status, executed_at=ended_at, run_id=run_id,
+            ),
+            job_name=job_name,
+            file_name=file_name,
+            status=status,
+            executed_at=ended_at,
+            vm=vm,
+            source=Source.DAGSTER_RUN,
+        )
+
     @property
     def execution_date(self) -> str:
         return self.executed_at.astimezone(dt.UTC).date().isoformat()

@@ -17,6 +17,7 @@ from typing import TypeVar
 import pyarrow as pa
 from deltalake import DeltaTable, Field, QueryBuilder, Schema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.table import TableMerger
 
 from jobops_dagster.job_status.schema import (
     PARTITION_BY,
@@ -109,23 +110,9 @@ class JobStatusTable:
         if not unique:
             return WriteResult(rows=0, version=self.load().version())
         source = completions_to_arrow(unique, logged_at=now)
-
-        def merge(table: DeltaTable) -> WriteResult:
-            metrics = (
-                table.merge(
-                    source,
-                    # execution_date lets delta-rs prune to the partitions the batch touches.
-                    predicate="t.execution_date = s.execution_date AND t.event_id = s.event_id",
-                    source_alias="s",
-                    target_alias="t",
-                    streamed_exec=False,
-                )
-                .when_not_matched_insert_all()
-                .execute()
-            )
-            return WriteResult(rows=metrics["num_target_rows_inserted"], version=table.version())
-
-        return self.with_reload(merge)
+        return self._merge_on_event_id(
+            source, lambda merger: merger.when_not_matched_insert_all(), "num_target_rows_inserted"
+        )
 
     def apply_sync_results(self, updates: pa.Table) -> WriteResult:
         """Write AutoSys outcomes onto their rows in one commit, matched on event id.
@@ -137,20 +124,30 @@ class JobStatusTable:
         if updates.num_rows == 0:
             return WriteResult(rows=0, version=self.load().version())
         assignments = {column: f"s.{column}" for column in SYNC_RESULT_COLUMNS}
+        return self._merge_on_event_id(
+            updates,
+            lambda merger: merger.when_matched_update(
+                assignments, predicate=f"t.autosys_update_flag = '{Flag.NO}'"
+            ),
+            "num_target_rows_updated",
+        )
+
+    def _merge_on_event_id(
+        self, source: pa.Table, clause: Callable[[TableMerger], TableMerger], counted: str
+    ) -> WriteResult:
+        """One MERGE of `source` (alias `s`) into the table (alias `t`) on event id."""
 
         def merge(table: DeltaTable) -> WriteResult:
-            metrics = (
-                table.merge(
-                    updates,
-                    predicate="t.execution_date = s.execution_date AND t.event_id = s.event_id",
-                    source_alias="s",
-                    target_alias="t",
-                    streamed_exec=False,
-                )
-                .when_matched_update(assignments, predicate=f"t.autosys_update_flag = '{Flag.NO}'")
-                .execute()
+            merger = table.merge(
+                source,
+                # execution_date lets delta-rs prune to the partitions the source touches.
+                predicate="t.execution_date = s.execution_date AND t.event_id = s.event_id",
+                source_alias="s",
+                target_alias="t",
+                streamed_exec=False,
             )
-            return WriteResult(rows=metrics["num_target_rows_updated"], version=table.version())
+            metrics = clause(merger).execute()
+            return WriteResult(rows=metrics[counted], version=table.version())
 
         return self.with_reload(merge)
 

@@ -4,27 +4,15 @@ emulator on 127.0.0.1, started per test and stopped afterwards."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from jobops_dagster.autosys.emulator import AutoSysEmulator, EmulatorConfig, Faults
 from jobops_dagster.autosys.rest import RestAutoSysClient, RestSettings
-from jobops_dagster.job_status.table import JobStatusTable
 from jobops_dagster_tests.autosys.support import PASSWORD, USERNAME
 
 StartEmulator = Callable[..., AutoSysEmulator]
 NO_FAULTS = Faults()
-
-
-@pytest.fixture
-def table_url(tmp_path: Path) -> str:
-    return str(tmp_path / "job_status")
-
-
-@pytest.fixture
-def table(table_url: str) -> JobStatusTable:
-    return JobStatusTable(table_url)
 
 
 @pytest.fixture

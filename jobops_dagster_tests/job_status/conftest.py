@@ -12,17 +12,6 @@ from dagster_deltalake import LocalConfig
 
 from jobops_dagster.defs.resources import JobStatusTableResource, NotificationFolderResource
 from jobops_dagster.job_status.notifications import NotificationFolder
-from jobops_dagster.job_status.table import JobStatusTable
-
-
-@pytest.fixture
-def table_url(tmp_path: Path) -> str:
-    return str(tmp_path / "job_status")
-
-
-@pytest.fixture
-def table(table_url: str) -> JobStatusTable:
-    return JobStatusTable(table_url)
 
 
 @pytest.fixture
