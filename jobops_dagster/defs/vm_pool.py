@@ -9,16 +9,13 @@ from typing import Any
 
 import dagster as dg
 
+from jobops_dagster.defs.tags import TAG_FILE_NAME, TAG_JOB_NAME, TAG_VM
 from jobops_dagster.defs.vm_pool_resources import VMPoolResource, VMTransportResource
 from jobops_dagster.job_status.schema import validate_job_name
 from jobops_dagster.vm_pool.dispatch import run_on_pool
 from jobops_dagster.vm_pool.load import load_report, markdown_chart
 from jobops_dagster.vm_pool.probes import IcmpNotPermittedError
 from jobops_dagster.vm_pool.selection import NoReachableVMError, Selection
-
-TAG_JOB_NAME = "jobops/job_name"
-TAG_FILE_NAME = "jobops/file_name"
-TAG_VM = "jobops/vm"
 
 
 class RunTaskConfig(dg.Config):

@@ -13,7 +13,8 @@ from typing import Any
 import dagster as dg
 
 from jobops_dagster.autosys.emulator import AutoSysEmulator, EmulatorConfig, Faults
-from jobops_dagster.defs.job_status import notification_files_sensor
+from jobops_dagster.defs.job_status_sensors import notification_files_sensor
+from jobops_dagster.defs.tags import TAG_FILE_NAME, TAG_JOB_NAME
 from jobops_dagster.vm_pool.local import StandInPool, stand_in_vms
 
 # Dagster's console logger prints every event at DEBUG; the demo prints its own summary.
@@ -82,7 +83,7 @@ class Flow:
             result = job.execute_in_process(
                 run_config={"ops": {"run_task_on_vm": {"config": config}}, **QUIET},
                 instance=self.instance,
-                tags={"jobops/job_name": name, "jobops/file_name": config["file_name"]},
+                tags={TAG_JOB_NAME: name, TAG_FILE_NAME: config["file_name"]},
                 raise_on_error=False,
             )
             vm = result.output_for_node("run_task_on_vm") if result.success else "(failed)"

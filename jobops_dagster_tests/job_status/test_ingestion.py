@@ -11,15 +11,14 @@ import pytest
 from dagster_deltalake import LocalConfig
 from deltalake import DeltaTable
 
-from jobops_dagster.defs.job_status import (
-    BATCH_TAG,
-    ingest_notifications,
-    job_status,
+from jobops_dagster.defs.job_status import ingest_notifications, job_status
+from jobops_dagster.defs.job_status_sensors import (
     notification_files_sensor,
     task_failure_notification_sensor,
     task_success_notification_sensor,
 )
 from jobops_dagster.defs.resources import JobStatusTableResource
+from jobops_dagster.defs.tags import TAG_FILE_NAME, TAG_JOB_NAME, TAG_NOTIFICATION_BATCH, TAG_VM
 from jobops_dagster.job_status.notifications import NotificationFolder
 from jobops_dagster.job_status.schema import Flag
 from jobops_dagster.job_status.table import JobStatusTable
@@ -138,7 +137,7 @@ def test_failed_ingestion_run_strands_no_files(
 
     [retry] = tick(instance, resources).run_requests
     assert retry.run_key != request.run_key
-    assert retry.tags[BATCH_TAG] == request.tags[BATCH_TAG]
+    assert retry.tags[TAG_NOTIFICATION_BATCH] == request.tags[TAG_NOTIFICATION_BATCH]
     assert run(retry, instance, resources).success
     assert table.read(["event_id"]).num_rows == 1
 
@@ -173,7 +172,7 @@ def _task_job(*, fail: bool) -> dg.JobDefinition:
         if fail:
             raise RuntimeError("the batch step exited with code 3")
 
-    @dg.job(name="run_task", tags={"jobops/job_name": "PAYROLL.load", "jobops/file_name": "p.csv"})
+    @dg.job(name="run_task", tags={TAG_JOB_NAME: "PAYROLL.load", TAG_FILE_NAME: "p.csv"})
     def run_task() -> None:
         task()
 
@@ -192,7 +191,7 @@ def test_run_status_sensor_turns_task_run_into_one_row(
     table: JobStatusTable, fail: bool, sensor: Any, status: str,
 ) -> None:
     result = _task_job(fail=fail).execute_in_process(
-        instance=instance, raise_on_error=False, tags={"jobops/vm": "vm3"}
+        instance=instance, raise_on_error=False, tags={TAG_VM: "vm3"}
     )
     run_record = instance.get_run_by_id(result.run_id)
     assert run_record is not None

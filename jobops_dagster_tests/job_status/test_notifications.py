@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jobops_dagster.job_status.notifications import (
-    MAX_FILE_BYTES,
-    InvalidNotification,
-    NotificationFolder,
-    parse_notification,
-)
+from jobops_dagster.job_status.notification_format import InvalidNotification, parse_notification
+from jobops_dagster.job_status.notifications import MAX_FILE_BYTES, NotificationFolder
 from jobops_dagster.job_status.schema import Source, Status
 from jobops_dagster_tests.job_status.support import NOW, as_json, drop, drop_raw
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from jobops_dagster.defs.vm_pool import TAG_FILE_NAME, TAG_JOB_NAME, TAG_VM, run_task
+from jobops_dagster.defs.tags import TAG_FILE_NAME, TAG_JOB_NAME, TAG_VM
+from jobops_dagster.defs.vm_pool import run_task
 from jobops_dagster.defs.vm_pool_resources import VMPoolResource, VMTransportResource
 from jobops_dagster.vm_pool.local import StandInPool, stand_in_vms
 

@@ -1,0 +1,10 @@
+"""Run tags that carry a task's identity from `run_task` to the run-status sensors."""
+
+TAG_JOB_NAME = "jobops/job_name"
+"""The AutoSys job the run belongs to; the run's job name when absent."""
+TAG_FILE_NAME = "jobops/file_name"
+"""The file the task processed, if any."""
+TAG_VM = "jobops/vm"
+"""The VM the task ran on, added once it is chosen."""
+TAG_NOTIFICATION_BATCH = "jobops/notification_batch"
+"""Fingerprint of the notification files an ingestion run records."""
