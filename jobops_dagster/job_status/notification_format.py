@@ -6,13 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from jobops_dagster.job_status.schema import (
-    Completion,
-    Source,
-    Status,
-    event_id_for,
-    validate_job_name,
-)
+from jobops_dagster.job_status.schema import Completion, Status, validate_job_name
 
 FORMAT_VERSION = 1
 
@@ -65,22 +59,15 @@ def parse_notification(
             f"{now.isoformat()}); check the writer's clock and time zone"
         )
     file_name = _field(body, "file_name", str)
+    vm = _field(body, "vm", str)
     run_id = _field(body, "run_id", str)
-    return Completion(
-        event_id=event_id_for(
-            source=Source.DAGSTER_RUN if run_id else Source.NOTIFICATION_FILE,
-            job_name=job_name,
-            file_name=file_name,
-            status=status,
-            executed_at=executed_at,
-            run_id=run_id,
-        ),
-        job_name=job_name,
-        file_name=file_name,
-        status=status,
-        executed_at=executed_at,
-        vm=_field(body, "vm", str),
-        source=Source.DAGSTER_RUN if run_id else Source.NOTIFICATION_FILE,
+    if run_id:
+        return Completion.of_run(
+            run_id=run_id, job_name=job_name, file_name=file_name, status=status,
+            ended_at=executed_at, vm=vm,
+        )
+    return Completion.of_file(
+        job_name=job_name, file_name=file_name, status=status, executed_at=executed_at, vm=vm
     )
 
 

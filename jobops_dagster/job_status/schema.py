@@ -92,6 +92,25 @@ class Completion:
     source: Source
 
     @classmethod
+    def of_file(
+        cls, *, job_name: str, file_name: str | None, status: Status, executed_at: dt.datetime,
+        vm: str | None,
+    ) -> Completion:
+        """The completion a notification file reports; its id is what the file reports."""
+        return cls(
+            event_id=event_id_for(
+                source=Source.NOTIFICATION_FILE, job_name=job_name, file_name=file_name,
+                status=status, executed_at=executed_at,
+            ),
+            job_name=job_name,
+            file_name=file_name,
+            status=status,
+            executed_at=executed_at,
+            vm=vm,
+            source=Source.NOTIFICATION_FILE,
+        )
+
+    @classmethod
     def of_run(
         cls, *, run_id: str, job_name: str, file_name: str | None, status: Status,
         ended_at: dt.datetime, vm: str | None,

@@ -9,7 +9,7 @@ from collections import Counter
 import pyarrow as pa
 
 from jobops_dagster.autosys.emulator import AutoSysEmulator
-from jobops_dagster.job_status.schema import Completion, Source, Status, event_id_for
+from jobops_dagster.job_status.schema import Completion, Status
 from jobops_dagster.job_status.table import JobStatusTable
 
 USERNAME = "jobops-test"
@@ -20,15 +20,8 @@ START = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 
 def completion(job: str, minute: int, status: Status = Status.SUCCESS) -> Completion:
     executed_at = START + dt.timedelta(minutes=minute)
-    return Completion(
-        event_id=event_id_for(source=Source.NOTIFICATION_FILE, job_name=job, file_name=None,
-                              status=status, executed_at=executed_at),
-        job_name=job,
-        file_name=None,
-        status=status,
-        executed_at=executed_at,
-        vm=None,
-        source=Source.NOTIFICATION_FILE,
+    return Completion.of_file(
+        job_name=job, file_name=None, status=status, executed_at=executed_at, vm=None
     )
 
 
