@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import dagster as dg
 import icmplib
@@ -159,10 +160,13 @@ def main() -> int:
     if reason:
         print(f"bench_vm_selection skipped: {reason}", file=sys.stderr)
         return 0
-    with tempfile.TemporaryDirectory() as root, dg.DagsterInstance.local_temp(root) as instance:
-        bench_timeouts(instance)
-        bench_all_up(instance)
-        bench_distribution(instance)
+    with tempfile.TemporaryDirectory() as root:
+        # An empty dagster.yaml: SQLite storage under root, without Dagster's notice about it.
+        (Path(root) / "dagster.yaml").write_text("", encoding="utf-8")
+        with dg.DagsterInstance.local_temp(root) as instance:
+            bench_timeouts(instance)
+            bench_all_up(instance)
+            bench_distribution(instance)
     return 0
 
 
