@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Literal, TypedDict
 
 import dagster as dg
+from pydantic import Field
 
 from jobops_dagster.vm_pool.cursor import InstanceLike, store_for_instance
 from jobops_dagster.vm_pool.dispatch import LocalTransport, SSHTransport, Transport
@@ -29,21 +30,21 @@ def _not_probed(vm: VM) -> ProbeResult:
 class VMPoolResource(dg.ConfigurableResource):
     """The pool of VMs that tasks run on, and how each is checked before it gets one."""
 
-    pool_name: str = "default"
-    vms: str = EMBEDDED_VMS
-    vms_file: str | None = None
-    probe: Literal["icmp", "tcp", "none"] = "none"
-    icmp_mode: IcmpMode = "auto"
-    probe_port: int | None = None
-    probe_timeout_s: float = 1.0
-    probe_count: int = 1
-    fail_timeout_s: float = 30.0
-    fallback: Fallback = "fail"
-    retry_wait_s: float = 10.0
-    retry_rounds: int = 3
-    hedge_after_s: float = 0.05
-    probe_deadline_s: float | None = None
-    lock_dir: str | None = None
+    pool_name: str = Field(default="default", description="Names the cursor key and lock.")
+    vms: str = Field(default=EMBEDDED_VMS, description="host[:sshport][*weight],...")
+    vms_file: str | None = Field(default=None, description="JSON list of VMs; beats `vms`.")
+    probe: Literal["icmp", "tcp", "none"] = Field(default="none", description="Reachability.")
+    icmp_mode: IcmpMode = Field(default="auto", description="ICMP sockets: auto, unprivileged or raw.")
+    probe_port: int | None = Field(default=None, description="TCP port; each VM's SSH port.")
+    probe_timeout_s: float = Field(default=1.0, description="Seconds per probe attempt.")
+    probe_count: int = Field(default=1, description="Attempts per probe.")
+    fail_timeout_s: float = Field(default=30.0, description="Seconds a failed VM is skipped.")
+    fallback: Fallback = Field(default="fail", description="When no VM answers.")
+    retry_wait_s: float = Field(default=10.0, description="Wait between wait_and_retry rounds.")
+    retry_rounds: int = Field(default=3, description="Rounds for wait_and_retry.")
+    hedge_after_s: float = Field(default=0.05, description="Head start of the first VM.")
+    probe_deadline_s: float | None = Field(default=None, description="Hard stop per probe.")
+    lock_dir: str | None = Field(default=None, description="Folder of the selection lock.")
 
     def pool_vms(self) -> tuple[VM, ...]:
         return load_vms_file(pathlib.Path(self.vms_file)) if self.vms_file else parse_vms(self.vms)
@@ -77,12 +78,14 @@ class VMPoolResource(dg.ConfigurableResource):
 class VMTransportResource(dg.ConfigurableResource):
     """How commands reach the chosen VM: `ssh`, or `local` to run them on this machine."""
 
-    kind: Literal["local", "ssh"] = "local"
-    ssh_user: str | None = None
-    ssh_key_path: str | None = None
-    known_hosts_path: str | None = None
-    accept_unknown_hosts: bool = False
-    connect_timeout_s: float = 10.0
+    kind: Literal["local", "ssh"] = Field(default="local", description="ssh, or local.")
+    ssh_user: str | None = Field(default=None, description="Remote user for SSH.")
+    ssh_key_path: str | None = Field(default=None, description="Private key file for SSH.")
+    known_hosts_path: str | None = Field(default=None, description="known_hosts to trust.")
+    accept_unknown_hosts: bool = Field(
+        default=False, description="Trust host keys never seen; for test rigs only."
+    )
+    connect_timeout_s: float = Field(default=10.0, description="Seconds to connect over SSH.")
 
     def transport(self) -> Transport:
         if self.kind == "local":
