@@ -128,12 +128,13 @@ def _task_notification_sensor(
         record = context.instance.get_run_record_by_id(run.run_id)
         # The stored end time, not now: a tick seen twice must name the same completion.
         ended = record.end_time if record and record.end_time else None
-        completion = Completion.of_run(
+        ended_at = dt.datetime.fromtimestamp(ended, dt.UTC) if ended else dt.datetime.now(dt.UTC)
+        completion = Completion.reported(
             run_id=run.run_id,
             job_name=run.tags.get(TAG_JOB_NAME, run.job_name),
             file_name=run.tags.get(TAG_FILE_NAME),
             status=status,
-            ended_at=dt.datetime.fromtimestamp(ended, dt.UTC) if ended else dt.datetime.now(dt.UTC),
+            executed_at=ended_at,
             vm=run.tags.get(TAG_VM),
         )
         body = notification_body(completion, run_id=run.run_id)

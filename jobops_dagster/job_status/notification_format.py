@@ -60,14 +60,9 @@ def parse_notification(
         )
     file_name = _field(body, "file_name", str)
     vm = _field(body, "vm", str)
-    run_id = _field(body, "run_id", str)
-    if run_id:
-        return Completion.of_run(
-            run_id=run_id, job_name=job_name, file_name=file_name, status=status,
-            ended_at=executed_at, vm=vm,
-        )
-    return Completion.of_file(
-        job_name=job_name, file_name=file_name, status=status, executed_at=executed_at, vm=vm
+    return Completion.reported(
+        job_name=job_name, file_name=file_name, status=status, executed_at=executed_at, vm=vm,
+        run_id=_field(body, "run_id", str),
     )
 
 

@@ -92,41 +92,23 @@ class Completion:
     source: Source
 
     @classmethod
-    def of_file(
+    def reported(
         cls, *, job_name: str, file_name: str | None, status: Status, executed_at: dt.datetime,
-        vm: str | None,
+        vm: str | None, run_id: str | None = None,
     ) -> Completion:
-        """The completion a notification file reports; its id is what the file reports."""
+        """A completion as a Dagster run (`run_id`) or a notification file reports it."""
+        source = Source.DAGSTER_RUN if run_id else Source.NOTIFICATION_FILE
         return cls(
             event_id=event_id_for(
-                source=Source.NOTIFICATION_FILE, job_name=job_name, file_name=file_name,
-                status=status, executed_at=executed_at,
+                source=source, job_name=job_name, file_name=file_name, status=status,
+                executed_at=executed_at, run_id=run_id,
             ),
             job_name=job_name,
             file_name=file_name,
             status=status,
             executed_at=executed_at,
             vm=vm,
-            source=Source.NOTIFICATION_FILE,
-        )
-
-    @classmethod
-    def of_run(
-        cls, *, run_id: str, job_name: str, file_name: str | None, status: Status,
-        ended_at: dt.datetime, vm: str | None,
-    ) -> Completion:
-        """The completion a finished Dagster run reports; its id is the run's."""
-        return cls(
-            event_id=event_id_for(
-                source=Source.DAGSTER_RUN, job_name=job_name, file_name=file_name,
-                status=status, executed_at=ended_at, run_id=run_id,
-            ),
-            job_name=job_name,
-            file_name=file_name,
-            status=status,
-            executed_at=ended_at,
-            vm=vm,
-            source=Source.DAGSTER_RUN,
+            source=source,
         )
 
     @property

@@ -20,7 +20,7 @@ START = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 
 def completion(job: str, minute: int, status: Status = Status.SUCCESS) -> Completion:
     executed_at = START + dt.timedelta(minutes=minute)
-    return Completion.of_file(
+    return Completion.reported(
         job_name=job, file_name=None, status=status, executed_at=executed_at, vm=None
     )
 
