@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from jobops_dagster.autosys.emulator import AutoSysEmulator, EmulatorConfig, Faults
+from jobops_dagster.autosys.emulator import AutoSysEmulator, Faults, start_emulator
 from jobops_dagster.defs.job_status_sensors import notification_files_sensor
 from jobops_dagster.defs.tags import TAG_FILE_NAME, TAG_JOB_NAME
 from jobops_dagster.vm_pool.local import StandInPool, stand_in_vms
@@ -32,19 +32,21 @@ class Services:
 def local_services() -> Iterator[Services]:
     """Start the AutoSys emulator and the stand-in VMs, and point the settings at them."""
     password = secrets.token_urlsafe(16)
-    config = EmulatorConfig(username="jobops", password=password, known_jobs=None)
-    with AutoSysEmulator(config) as autosys, stand_in_vms(count=3, down=1) as vms:
-        os.environ.update(
-            {
-                "AUTOSYS_URL": autosys.url,
-                "AUTOSYS_USERNAME": config.username,
-                "AUTOSYS_PASSWORD": password,
-                **vms.env(),
-                # Seconds, not the production minute, so the demo's second sync retries.
-                "AUTOSYS_BACKOFF_BASE_S": "0",
-            }
-        )
-        yield Services(autosys=autosys, vms=vms)
+    autosys = start_emulator(password=password)
+    try:
+        with stand_in_vms(count=3, down=1) as vms:
+            os.environ.update(
+                {
+                    **autosys.client_env(),
+                    "AUTOSYS_PASSWORD": password,
+                    **vms.env(),
+                    # Seconds, not the production minute, so the demo's second sync retries.
+                    "AUTOSYS_BACKOFF_BASE_S": "0",
+                }
+            )
+            yield Services(autosys=autosys, vms=vms)
+    finally:
+        autosys.stop()
 
 
 @dataclasses.dataclass
@@ -98,9 +100,8 @@ class Flow:
             instance=self.instance,
             asset_selection=[dg.AssetKey("vm_load_report")],
         )
-        [event] = report.get_asset_materialization_events()
         print("  vm_load_report (the chart the UI shows):")
-        for line in str(event.materialization.metadata["chart"].value).splitlines():
+        for line in str(materialized(report)["chart"]).splitlines():
             print(f"    {line}")
 
     def sync_to_autosys(self) -> None:
@@ -112,13 +113,11 @@ class Flow:
             result = job.execute_in_process(
                 run_config=QUIET, instance=self.instance, raise_on_error=False
             )
-            [event] = result.get_asset_materialization_events()
-            meta = {k: v.value for k, v in event.materialization.metadata.items()}
+            meta = materialized(result)
             print(
-                f"  sync run {attempt}: sent {meta.get('sent')}, accepted {meta.get('accepted')}, "
-                f"failed {meta.get('failed_transient', 0)}, "
-                f"still pending {meta.get('still_pending')} (a failed row, and any later status "
-                "of its job, wait for the next run)"
+                f"  sync run {attempt}: sent {meta['sent']}, accepted {meta['accepted']}, "
+                f"failed {meta['failed_transient']}, still pending {meta['still_pending']} "
+                "(a failed row, and any later status of its job, wait for the next run)"
             )
             emulator.set_faults(Faults())
         print(f"  AutoSys received {len(emulator.events())} events; final statuses:")
@@ -170,10 +169,15 @@ class Flow:
                 partition_key=request.partition_key,
                 tags=request.tags, instance=self.instance,
             )
-            [event] = outcome.get_asset_materialization_events()
-            meta = event.materialization.metadata
+            meta = materialized(outcome)
             print(
-                f"  ingestion run for {request.partition_key}: "
-                f"{meta['rows_appended'].value} rows appended, table version "
-                f"{meta['table_version'].value}, {meta['files_archived'].value} files archived"
+                f"  ingestion run for {request.partition_key}: {meta['rows_appended']} rows "
+                f"appended, table version {meta['table_version']}, "
+                f"{meta['files_archived']} files archived"
             )
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    """The metadata values of the one asset a run materialized."""
+    [event] = result.get_asset_materialization_events()
+    return {key: value.value for key, value in event.materialization.metadata.items()}

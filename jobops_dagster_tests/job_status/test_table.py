@@ -3,7 +3,6 @@ forward, schema evolution, and concurrent writers that never lose a row."""
 
 import datetime as dt
 import multiprocessing
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -146,8 +145,3 @@ def test_read_execution_dates_must_be_dates(table: JobStatusTable, bad: str) -> 
     table.load()
     with pytest.raises(ValueError):
         table.read(execution_dates=[bad])
-
-
-def test_table_path_is_created_under_tmp(table: JobStatusTable, tmp_path: Path) -> None:
-    table.insert_missing([completion(1)], now=NOW)
-    assert (tmp_path / "job_status" / "_delta_log").is_dir()
